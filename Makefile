@@ -1,0 +1,73 @@
+# dunerun: `make run` builds everything and runs the example;
+# `make test` builds and runs the whole suite.
+
+VERSION  := 0.1.0
+B        := build
+CC       := musl-gcc
+HOSTCC   := gcc
+CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter \
+            -ffunction-sections -fdata-sections -isystem $(B)/kinc \
+            -isystem $(B)/deps/include -Iinclude -Ikmod -Iloader -Imm -Isys \
+            -Imonitor -DDUNERUN_VERSION='"$(VERSION)"'
+LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
+LIBS     := -lzstd -lcap -lpthread
+
+# The supervisor: freestanding, no red zone (exceptions push onto the
+# current stack), no SSE (ring 0 cannot run it on emulated hosts).
+GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
+                -nostdlib -Iinclude
+
+SRCS := cmd/main.c kmod/kvm.c loader/elf.c loader/stack.c \
+        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c \
+        monitor/boot.c monitor/run.c monitor/service.c \
+        $(wildcard sys/*.c)
+OBJS := $(SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guestkernel/blob.o
+HDRS := $(wildcard include/dunerun/*.h */*.h)
+
+DEPS_STAMP  := $(B)/stamps/deps.done
+PROGS_STAMP := $(B)/stamps/progs.done
+
+.PHONY: all deps progs run test bench fuzz clean
+all: $(B)/dunerun
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh scripts/lib.sh
+	scripts/deps.sh $(B)
+	touch $@
+
+progs: $(PROGS_STAMP)
+$(PROGS_STAMP): scripts/progs.sh scripts/lib.sh $(DEPS_STAMP)
+	scripts/progs.sh $(B)
+	touch $@
+
+$(B)/obj/%.o: %.c $(HDRS) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/guest/guest.bin: guestkernel/entry.S guestkernel/kernel.ld include/dunerun/abi.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(GUEST_CFLAGS) -c guestkernel/entry.S -o $(B)/guest/entry.o
+	ld -nostdlib -T guestkernel/kernel.ld $(B)/guest/entry.o -o $(B)/guest/guest.elf
+	objcopy -O binary $(B)/guest/guest.elf $@
+
+$(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin
+	@mkdir -p $(dir $@)
+	$(CC) -c -DGUEST_IMAGE='"$(B)/guest/guest.bin"' $< -o $@
+
+$(B)/dunerun: $(OBJS)
+	$(CC) $(LDFLAGS) $(OBJS) $(LIBS) -o $@
+
+run: $(B)/dunerun $(PROGS_STAMP)
+	$(B)/dunerun exec $(B)/progs/lua images/examples/wordfreq.lua README.md
+
+test: $(B)/dunerun $(PROGS_STAMP)
+	tests/check.sh $(B)
+
+bench: $(B)/dunerun $(PROGS_STAMP)
+	tests/bench.sh $(B)
+
+fuzz: $(DEPS_STAMP)
+	tests/fuzz/run.sh $(B)
+
+clean:
+	rm -rf $(B)/obj $(B)/guest $(B)/dunerun $(B)/tests $(B)/unit

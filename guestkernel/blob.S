@@ -1,0 +1,13 @@
+/* Embeds the supervisor image in the launcher: nothing is installed
+ * beside the dunerun binary. */
+	.section .rodata
+	.balign 4096
+	.globl guest_image
+guest_image:
+	.incbin GUEST_IMAGE
+guest_image_end:
+	.balign 8
+	.globl guest_image_len
+guest_image_len:
+	.quad guest_image_end - guest_image
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,268 @@
+/*
+ * The guest supervisor: a trap layer of a few instructions.
+ *
+ * The launcher (the host) builds every table before the first guest
+ * instruction and starts the program directly in ring 3, so the
+ * supervisor has no boot code.  It exists for three moments:
+ *
+ *  - the user entry page (section .entry), where `syscall` lands.  On
+ *    PVM hosts `syscall` stays at CPL 3, so this page is user code: it
+ *    posts the request in the mailbox, where a host thread is usually
+ *    polling, and waits for the answer without any exit.
+ *  - exceptions.  Each vector's stub exits to the host with `out`, the
+ *    port naming the vector; the user registers are untouched, so the
+ *    host reads them and the hardware frame directly.
+ *  - applying page-table rewrites the host queued in the KCB.
+ *
+ * On this platform ring 0 is emulated at about 0.7 us per instruction,
+ * so every path here is counted in instructions, and nothing loops
+ * except the rewrite queue.
+ */
+#include "dunerun/abi.h"
+
+#define SPIN_LIMIT 20000        /* ~50 us of `pause` before asking for an exit */
+
+	.section .head, "a"
+	.quad KERNEL_MAGIC
+	.quad __entry_lma - GVA_KERNEL
+	.quad __entry_len
+	.quad stack_top
+	.quad df_stack_top
+	.quad tables
+	.quad idt
+	.quad syscall_ring0
+	.quad __image_end
+	.quad vec0, vec1, vec2, vec3, vec4, vec5, vec6, vec7
+	.quad vec8, vec9, vec10, vec11, vec12, vec13, vec14, vec15
+	.quad vec16, vec17, vec18, vec19, vec20, vec21, vec22, vec23
+	.quad vec24, vec25, vec26, vec27, vec28, vec29, vec30, vec31
+
+/* ------------------------------------------------------------------ */
+/* The user entry page, linked at GVA_ENTRY.  Uses only rax, rcx and r11,
+ * which `syscall` clobbers anyway, and never the user stack: the program
+ * may keep live data in its red zone. */
+
+	.section .entry, "ax"
+	.globl entry_syscall
+entry_syscall:
+	movabs %rax, GVA_MBOX + MB_NR
+	movabs $GVA_MBOX, %rax
+	mov %rcx, MB_RIP(%rax)
+	mov %r11, MB_RFLAGS(%rax)
+	/* Real VT-x/SVM: `syscall` did enter ring 0.  Take the ring-0 path,
+	 * which must not return with a jump. */
+	mov %cs, %ecx
+	test $3, %cl
+	jz entry_ring0
+
+	/* Identity queries are answered here from values the host
+	 * published: the cheapest round trip is no round trip. */
+	cmpl $0, MB_TRACE(%rax)
+	jne post
+	mov MB_NR(%rax), %rcx
+	cmp $39, %rcx           /* getpid */
+	je answer_pid
+	cmp $186, %rcx          /* gettid */
+	je answer_pid
+	cmp $110, %rcx          /* getppid */
+	je answer_ppid
+post:
+	mov %rdi, MB_ARG0+0(%rax)
+	mov %rsi, MB_ARG0+8(%rax)
+	mov %rdx, MB_ARG0+16(%rax)
+	mov %r10, MB_ARG0+24(%rax)
+	mov %r8, MB_ARG0+32(%rax)
+	mov %r9, MB_ARG0+40(%rax)
+	/* xchg is a full barrier: the posted state is visible before we
+	 * read whether a host thread is polling (the host does the mirror
+	 * image before it sleeps), so a request is never left unseen. */
+	mov $MB_POSTED, %ecx
+	xchg %ecx, MB_STATE(%rax)
+	cmpl $0, MB_POLLING(%rax)
+	je exit_path
+	mov $SPIN_LIMIT, %r11d
+spin:
+	pause
+	mov MB_STATE(%rax), %ecx
+	cmp $MB_DONE, %ecx
+	je answered
+	cmp $MB_BOUNCE, %ecx
+	je exit_path
+	dec %r11d
+	jnz spin
+exit_path:
+	/* Ask the supervisor to exit to the host, which completes the
+	 * request on the vCPU thread. */
+	movl $1, MB_WANT_EXIT(%rax)
+enter_supervisor:
+	int3
+	.globl entry_trap_return
+entry_trap_return:
+	cmpl $MB_DONE, MB_STATE(%rax)
+	jne exit_path
+	jmp finish
+answered:
+	cmpl $MB_APPLY, MB_ACTION(%rax)
+	jne finish
+	movl $0, MB_WANT_EXIT(%rax)
+	jmp enter_supervisor
+answer_ppid:
+	mov MB_VV_PPID(%rax), %rcx
+	jmp answer
+answer_pid:
+	mov MB_VV_PID(%rax), %rcx
+answer:
+	mov %rcx, MB_RET(%rax)
+	incq MB_GUEST_CALLS(%rax)
+finish:
+	movl $MB_IDLE, MB_STATE(%rax)
+	mov MB_RIP(%rax), %rcx
+	mov MB_RFLAGS(%rax), %r11
+	mov MB_RET(%rax), %rax
+	jmp *%rcx
+
+entry_ring0:
+	/* Real ring 0 (VT-x/SVM): post the request and continue in the
+	 * supervisor proper, which exits and returns with sysretq. */
+	mov %rdi, MB_ARG0+0(%rax)
+	mov %rsi, MB_ARG0+8(%rax)
+	mov %rdx, MB_ARG0+16(%rax)
+	mov %r10, MB_ARG0+24(%rax)
+	mov %r8, MB_ARG0+32(%rax)
+	mov %r9, MB_ARG0+40(%rax)
+	movl $MB_POSTED, MB_STATE(%rax)
+	movabs $syscall_ring0, %rcx
+	jmp *%rcx
+	.balign 4096
+
+/* ------------------------------------------------------------------ */
+	.text
+
+/* Exception stubs.  The stub leaves every general register as the
+ * program had it and exits with the vector as the port number; the host
+ * reads the registers with KVM_GET_REGS and the frame at rsp.  Vectors
+ * without an error code push a zero so the frame is always the same. */
+.macro VEC n, has_error
+vec\n:
+	.if \has_error == 0
+	pushq $0
+	.endif
+	out %al, $\n
+	jmp exception_return
+.endm
+
+	VEC 0, 0
+	VEC 1, 0
+	VEC 2, 0
+	VEC 4, 0
+	VEC 5, 0
+	VEC 6, 0
+	VEC 7, 0
+	VEC 8, 1
+	VEC 9, 0
+	VEC 10, 1
+	VEC 11, 1
+	VEC 12, 1
+	VEC 13, 1
+	VEC 14, 1
+	VEC 15, 0
+	VEC 16, 0
+	VEC 17, 1
+	VEC 18, 0
+	VEC 19, 0
+	VEC 20, 0
+	VEC 21, 1
+	VEC 22, 0
+	VEC 23, 0
+	VEC 24, 0
+	VEC 25, 0
+	VEC 26, 0
+	VEC 27, 0
+	VEC 28, 0
+	VEC 29, 1
+	VEC 30, 1
+	VEC 31, 0
+
+/* #BP: either the entry page asking for the supervisor, or an int3 in
+ * the program (SIGTRAP). */
+vec3:
+	push %rax
+	movabs $entry_trap_return, %rax
+	cmp %rax, 8(%rsp)
+	pop %rax
+	jne user_breakpoint
+	cmpl $0, GVA_MBOX_KERNEL + MB_WANT_EXIT
+	je 1f
+	out %al, $PORT_SYSCALL
+1:	cmpq $0, GVA_KCB + KCB_NUPDATES
+	je 2f
+	call apply_updates
+2:	iretq
+user_breakpoint:
+	pushq $0
+	out %al, $3
+	jmp exception_return
+
+exception_return:
+	cmpq $0, GVA_KCB + KCB_NUPDATES
+	je 1f
+	call apply_updates
+1:	add $8, %rsp
+	iretq
+
+/* Rewrite each queued page-table entry with its current value, so the
+ * hypervisor's shadow of it (and the TLB) picks up what the host wrote. */
+apply_updates:
+	push %rax
+	push %rcx
+	push %rsi
+	push %rdi
+	mov GVA_KCB + KCB_NUPDATES, %rcx
+	mov $(GVA_KCB + KCB_UPDATES), %rsi
+1:	mov (%rsi), %rdi
+	mov (%rdi), %rax
+	mov %rax, (%rdi)
+	add $8, %rsi
+	dec %rcx
+	jnz 1b
+	movq $0, GVA_KCB + KCB_NUPDATES
+	cmpq $0, GVA_KCB + KCB_FLUSH
+	je 2f
+	movq $0, GVA_KCB + KCB_FLUSH
+	mov %cr3, %rax
+	mov %rax, %cr3
+2:	pop %rdi
+	pop %rsi
+	pop %rcx
+	pop %rax
+	ret
+
+/* The ring-0 syscall path for hosts where `syscall` enters ring 0.  The
+ * request is posted; the host completes it during the exit. */
+syscall_ring0:
+	/* `syscall` does not switch stacks; never run on the user's. */
+	mov %rsp, GVA_KCB + KCB_USER_RSP
+	mov $stack_top, %rsp
+	movabs $GVA_MBOX, %rax
+	movl $1, MB_WANT_EXIT(%rax)
+	out %al, $PORT_SYSCALL
+	cmpq $0, GVA_KCB + KCB_NUPDATES
+	je 1f
+	call apply_updates
+1:	movabs $GVA_MBOX, %rax
+	movl $MB_IDLE, MB_STATE(%rax)
+	mov MB_RIP(%rax), %rcx
+	mov MB_RFLAGS(%rax), %r11
+	mov MB_RET(%rax), %rax
+	mov GVA_KCB + KCB_USER_RSP, %rsp
+	sysretq
+
+/* ------------------------------------------------------------------ */
+	.bss
+	.balign 4096
+tables:	.skip 4096              /* GDT and TSS, filled by the host */
+idt:	.skip 4096              /* IDT, filled by the host */
+	.skip 16384
+stack_top:
+	.skip 4096
+df_stack_top:

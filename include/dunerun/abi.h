@@ -1,0 +1,173 @@
+/*
+ * The one ABI shared by the launcher (host) and the guest supervisor.
+ *
+ * Everything the two sides agree on lives here: the guest-physical and
+ * guest-virtual layout, the I/O ports the supervisor uses to exit to the
+ * host, and the two shared pages.  The header is included from C on the
+ * host and from assembly in the guest, so layouts are given as byte
+ * offsets that the host checks with static asserts.
+ *
+ * Trust: the guest is untrusted.  Every field the guest can write is read
+ * once by the host, copied, and validated before use.
+ */
+#ifndef DUNERUN_ABI_H
+#define DUNERUN_ABI_H
+
+/* ---- Guest-physical layout ------------------------------------------ */
+
+/* Nothing is mapped at guest-physical 0..GPA_KERNEL: a stray physical
+ * pointer never lands on supervisor state. */
+#define GPA_KERNEL      0x100000        /* supervisor image (text, data, stacks) */
+#define KERNEL_MAX      0x100000        /* the image must fit in 1 MiB */
+#define GPA_KCB         0x200000        /* kernel control block + update queue */
+#define KCB_SIZE        0x100000
+#define GPA_MBOX        0x300000        /* the user-visible mailbox page */
+#define GPA_FREE        0x400000        /* the host's page allocator starts here */
+
+/* ---- Guest-virtual layout ------------------------------------------- */
+
+/* The supervisor lives in the top 2 GiB (PML4 slot 511), never user-accessible. */
+#define GVA_KERNEL_BASE 0xffffffff80000000
+#define GVA_KERNEL      (GVA_KERNEL_BASE + GPA_KERNEL)
+#define GVA_KCB         (GVA_KERNEL_BASE + GPA_KCB)
+/* The supervisor's own alias of the mailbox (fits a 32-bit displacement). */
+#define GVA_MBOX_KERNEL (GVA_KERNEL_BASE + GPA_MBOX)
+/* All guest-physical memory, supervisor only, for applying page-table
+ * updates.  PML4 slot 273: slot 256 is unusable on PVM hosts. */
+#define GVA_DIRECT      0xffff888000000000
+
+/* The user-visible syscall entry page (like Linux's vDSO) and mailbox.
+ * `syscall` lands in the entry page; on hosts where it does not change
+ * privilege (PVM) the entry runs at CPL 3, which is why it is user code. */
+#define GVA_ENTRY       0x00007fffffff0000
+#define GVA_MBOX        0x00007fffffff1000
+#define USER_STACK_TOP  0x00007ffffff00000
+#define USER_MMAP_TOP   0x00007fff00000000
+#define USER_VA_END     0x00007fffffff0000 /* first address the program may not map */
+
+/* ---- Segments (Linux layout, as the PVM native mode wants) ---------- */
+#define SEL_KCODE       0x10
+#define SEL_KDATA       0x18
+#define SEL_UDATA       0x2b
+#define SEL_UCODE       0x33
+#define SEL_TSS         0x40
+#define STAR_VALUE      0x0023001000000000
+
+/* ---- Exits: `out %al, $port` from the supervisor -------------------- */
+
+/* Ports 0..31: exception vector N was taken; the hardware frame is on the
+ * ring-0 stack and the user registers are untouched (KVM_GET_REGS). */
+#define PORT_EXCEPTION_MAX 31
+#define PORT_SYSCALL    0x40    /* the mailbox holds a posted syscall */
+
+/* ---- The mailbox page (GPA_MBOX, user-visible at GVA_MBOX) ---------- */
+
+/* state: written by the guest (POSTED) and by the host (TAKEN, DONE). */
+#define MB_IDLE         0
+#define MB_POSTED       1
+#define MB_TAKEN        2
+#define MB_DONE         3
+#define MB_BOUNCE       4       /* the host asks for the exit path instead */
+
+/* action, written by the host with DONE: what the entry does next. */
+#define MB_RETURN       0       /* return to the program */
+#define MB_APPLY        1       /* enter the supervisor to apply the queue first */
+
+#define MB_STATE        0x00    /* u32 */
+#define MB_POLLING      0x04    /* u32: a host thread is polling `state` */
+#define MB_NR           0x08    /* u64 syscall number (rax) */
+#define MB_ARG0         0x10    /* u64 x6: rdi rsi rdx r10 r8 r9 */
+#define MB_RIP          0x40    /* u64: rcx at entry, the return address */
+#define MB_RFLAGS       0x48    /* u64: r11 at entry */
+#define MB_RET          0x50    /* u64: result (rax) */
+#define MB_ACTION       0x58    /* u32 */
+#define MB_WANT_EXIT    0x5c    /* u32: the entry asks the supervisor to exit */
+#define MB_VV_PID       0x60    /* u64: read-only values served in the guest */
+#define MB_VV_UID       0x68    /* u64: uid | euid << 32 */
+#define MB_VV_GID       0x70    /* u64: gid | egid << 32 */
+#define MB_VV_PPID      0x78    /* u64 */
+#define MB_GUEST_CALLS  0x80    /* u64: syscalls answered in the guest */
+#define MB_TRACE        0x88    /* u32: 1 = forward everything (for --trace) */
+
+/* ---- The kernel control block (GPA_KCB, supervisor only) ------------ */
+
+/* The host cannot change page-table entries the guest already uses:
+ * shadow paging (and a TLB) keeps a copy that the host's writes to guest
+ * memory do not reach.  So the host writes the new entry into memory and
+ * queues its address here; the supervisor reads each queued entry and
+ * writes the same value back, which the hypervisor does see.  Rewriting
+ * the current value makes a repeated or reordered rewrite harmless. */
+#define KCB_NUPDATES    0x00    /* u64: entries queued in KCB_UPDATES */
+#define KCB_FLUSH       0x08    /* u64: reload CR3 after rewriting */
+#define KCB_USER_RSP    0x10    /* u64: user rsp across the ring-0 syscall path */
+#define KCB_UPDATES     0x40    /* u64 kva[KCB_MAX_UPDATES], in GVA_DIRECT */
+#define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 8)
+
+/* ---- The supervisor image's header (at GVA_KERNEL) ------------------ */
+#define KERNEL_MAGIC    0x314e52454e5544ULL /* "DUNERN1" */
+#define KH_MAGIC        0x00
+#define KH_ENTRY_OFF    0x08    /* image offset of the user entry page(s) */
+#define KH_ENTRY_LEN    0x10
+#define KH_STACK_TOP    0x18    /* ring-0 stack (TSS.RSP0) */
+#define KH_DF_STACK_TOP 0x20    /* double-fault stack (TSS.IST1) */
+#define KH_TABLES       0x28    /* a zeroed page for the GDT and TSS */
+#define KH_IDT          0x30    /* a zeroed page for the IDT */
+#define KH_SYSCALL_R0   0x38    /* ring-0 syscall path (real VT-x/SVM) */
+#define KH_IMAGE_END    0x40    /* end of the image including bss */
+#define KH_VECTORS      0x48    /* u64 handler address [32] */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+struct kernel_header {
+	uint64_t magic;
+	uint64_t entry_off, entry_len;
+	uint64_t stack_top, df_stack_top;
+	uint64_t tables, idt;
+	uint64_t syscall_ring0;
+	uint64_t image_end;
+	uint64_t vector[32];
+};
+_Static_assert(__builtin_offsetof(struct kernel_header, vector) == KH_VECTORS, "abi");
+
+struct mailbox {
+	uint32_t state;
+	uint32_t polling;
+	uint64_t nr;
+	uint64_t arg[6];
+	uint64_t rip;
+	uint64_t rflags;
+	int64_t ret;
+	uint32_t action;
+	uint32_t want_exit;
+	uint64_t vv_pid;
+	uint64_t vv_uid;
+	uint64_t vv_gid;
+	uint64_t vv_ppid;
+	uint64_t guest_calls;
+	uint32_t trace;
+};
+
+struct kcb {
+	uint64_t nupdates;
+	uint64_t flush;
+	uint64_t user_rsp;
+	uint64_t pad[5];
+	uint64_t update[KCB_MAX_UPDATES]; /* supervisor addresses of entries */
+};
+
+_Static_assert(__builtin_offsetof(struct mailbox, nr) == MB_NR, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, arg) == MB_ARG0, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, rip) == MB_RIP, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, ret) == MB_RET, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, action) == MB_ACTION, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, want_exit) == MB_WANT_EXIT, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, vv_pid) == MB_VV_PID, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, vv_ppid) == MB_VV_PPID, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, guest_calls) == MB_GUEST_CALLS, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, trace) == MB_TRACE, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
+_Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
+#endif
+
+#endif

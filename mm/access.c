@@ -1,0 +1,243 @@
+/*
+ * Page faults, and the checked accessors through which the launcher
+ * reaches the program's memory.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mm_impl.h"
+
+static int access_allowed(int prot, uint32_t err)
+{
+	if (err & PF_WRITE)
+		return prot & PROT_WRITE;
+	if (err & PF_FETCH)
+		return prot & PROT_EXEC;
+	return prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+}
+
+/* Maps a zeroed page at addr: a whole 2 MiB page where the mapping covers
+ * the aligned 2 MiB around it, since one fault then serves 512 pages. */
+static enum mm_fault map_new(struct mm *mm, const struct vma *v, uint64_t addr)
+{
+	uint64_t bits = pt_prot_bits(v->prot);
+	uint64_t base = addr & ~(HUGE_SIZE - 1);
+
+	if (base >= v->start && base + HUGE_SIZE <= v->end) {
+		uint64_t *pde = pt_entry(mm, addr, 2, 1, PTE_P | PTE_W | PTE_U);
+		if (!pde)
+			return MM_FAULT_OOM;
+		if (!(*pde & PTE_P)) {
+			uint64_t gpa = phys_alloc_huge(mm);
+			if (gpa) {
+				*pde = gpa | bits | PTE_PS;
+				return MM_FAULT_FIXED;
+			}
+		}
+	}
+	uint64_t *pte = pt_entry(mm, addr, 1, 1, PTE_P | PTE_W | PTE_U);
+	if (!pte)
+		return MM_FAULT_OOM;
+	uint64_t gpa = phys_alloc_page(mm);
+	if (!gpa)
+		return MM_FAULT_OOM;
+	*pte = gpa | bits;
+	return MM_FAULT_FIXED;
+}
+
+/* The entry is right in memory but the program still faulted on it: the
+ * hypervisor holds a stale copy.  Rewrite the whole path from the guest. */
+static enum mm_fault resync(struct mm *mm, uint64_t addr)
+{
+	uint64_t page = addr & ~(PAGE_SIZE - 1);
+
+	if (mm->last_resync == page)
+		return MM_FAULT_SEGV;   /* rewriting did not help: never loop */
+	mm->last_resync = page;
+	for (int level = 4; level >= 1; level--) {
+		uint64_t *e = pt_entry(mm, addr, level, 0, 0);
+		if (!e)
+			break;
+		if (pt_queue(mm, e, 1) < 0)
+			return MM_FAULT_SEGV;
+		if (*e & PTE_PS)
+			break;
+	}
+	return MM_FAULT_FIXED;
+}
+
+static enum mm_fault fault_in(struct mm *mm, uint64_t addr, uint32_t err,
+			      int may_resync)
+{
+	if (addr >= USER_VA_END)
+		return MM_FAULT_SEGV;
+	struct vma *v = vma_find(mm, addr);
+	if (!v || !access_allowed(v->prot, err))
+		return MM_FAULT_SEGV;
+	int huge;
+	uint64_t *e = pt_leaf(mm, addr, &huge);
+	if (e && (*e & PTE_P))
+		return may_resync ? resync(mm, addr) : MM_FAULT_SEGV;
+	if (e)
+		return MM_FAULT_SEGV;   /* a PROT_NONE page the VMA disagrees with */
+	mm->last_resync = 0;
+	return map_new(mm, v, addr);
+}
+
+enum mm_fault mm_fault(struct mm *mm, uint64_t addr, uint32_t error_code)
+{
+	return fault_in(mm, addr, error_code, 1);
+}
+
+enum mm_fault mm_touch(struct mm *mm, uint64_t va, int write)
+{
+	return fault_in(mm, va, PF_USER | (write ? PF_WRITE : 0), 0);
+}
+
+/* The guest-physical address the program reaches at va, if the page
+ * tables let a user access (a write, if write) through; else 0. */
+static uint64_t translate(struct mm *mm, uint64_t va, int write)
+{
+	uint64_t need = PTE_P | PTE_U | (write ? PTE_W : 0);
+	uint64_t *table = pt_host(mm, mm->root);
+
+	if (va >= USER_VA_END)
+		return 0;
+	for (int l = 4; l >= 1; l--) {
+		uint64_t e = table[(va >> (12 + 9 * (l - 1))) & 511];
+		if ((e & need) != need)
+			return 0;
+		uint64_t gpa = e & PTE_ADDR;
+		if (l == 2 && (e & PTE_PS)) {
+			gpa = (gpa & ~(HUGE_SIZE - 1)) + (va & (HUGE_SIZE - 1));
+			return gpa + PAGE_SIZE <= mm->size ? gpa : 0;
+		}
+		if (gpa < GPA_FREE || gpa + PAGE_SIZE > mm->size)
+			return 0;
+		if (l == 1)
+			return gpa + (va & (PAGE_SIZE - 1));
+		table = pt_host(mm, gpa);
+	}
+	return 0;
+}
+
+/* Like translate, but first maps a page the program may use and has not
+ * touched yet, as its own access would have. */
+static uint8_t *user_ptr(struct mm *mm, uint64_t va, int write)
+{
+	uint64_t gpa = translate(mm, va, write);
+
+	if (!gpa && mm_touch(mm, va, write) == MM_FAULT_FIXED)
+		gpa = translate(mm, va, write);
+	return gpa ? mm->host + gpa : NULL;
+}
+
+static size_t page_left(uint64_t va)
+{
+	return PAGE_SIZE - (va & (PAGE_SIZE - 1));
+}
+
+int mm_copy_in(struct mm *mm, void *dst, uint64_t gva, size_t len)
+{
+	uint8_t *d = dst;
+
+	if (gva + len < gva)
+		return -EFAULT;
+	while (len > 0) {
+		size_t n = len < page_left(gva) ? len : page_left(gva);
+		uint8_t *p = user_ptr(mm, gva, 0);
+		if (!p)
+			return -EFAULT;
+		memcpy(d, p, n);
+		d += n, gva += n, len -= n;
+	}
+	return 0;
+}
+
+int mm_copy_out(struct mm *mm, uint64_t gva, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+
+	if (gva + len < gva)
+		return -EFAULT;
+	while (len > 0) {
+		size_t n = len < page_left(gva) ? len : page_left(gva);
+		uint8_t *p = user_ptr(mm, gva, 1);
+		if (!p)
+			return -EFAULT;
+		memcpy(p, s, n);
+		s += n, gva += n, len -= n;
+	}
+	return 0;
+}
+
+long mm_copy_str(struct mm *mm, char *dst, uint64_t gva, size_t max)
+{
+	size_t done = 0;
+
+	while (done < max) {
+		size_t n = page_left(gva);
+		if (n > max - done)
+			n = max - done;
+		uint8_t *p = user_ptr(mm, gva, 0);
+		if (!p)
+			return -EFAULT;
+		uint8_t *nul = memchr(p, 0, n);
+		if (nul) {
+			memcpy(dst + done, p, nul - p + 1);
+			return done + (nul - p);
+		}
+		memcpy(dst + done, p, n);
+		done += n, gva += n;
+	}
+	return -ENAMETOOLONG;
+}
+
+int mm_iov(struct mm *mm, uint64_t gva, size_t len, int write,
+	   struct iovec *iov, int maxiov)
+{
+	int n = 0;
+
+	if (gva + len < gva)
+		return -EFAULT;
+	while (len > 0 && n <= maxiov) {
+		size_t chunk = len < page_left(gva) ? len : page_left(gva);
+		uint8_t *p = user_ptr(mm, gva, write);
+		if (!p)
+			return n ? n : -EFAULT;
+		if (n > 0 && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == p) {
+			iov[n - 1].iov_len += chunk;
+		} else {
+			if (n == maxiov)
+				break;
+			iov[n].iov_base = p;
+			iov[n].iov_len = chunk;
+			n++;
+		}
+		gva += chunk, len -= chunk;
+	}
+	return n;
+}
+
+int mm_write_initial(struct mm *mm, uint64_t gva, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+
+	while (len > 0) {
+		size_t n = len < page_left(gva) ? len : page_left(gva);
+		struct vma *v = vma_find(mm, gva);
+		int huge;
+		if (!v)
+			return -EFAULT;
+		if (!pt_leaf(mm, gva, &huge) && map_new(mm, v, gva) != MM_FAULT_FIXED)
+			return -ENOMEM;
+		uint64_t *e = pt_leaf(mm, gva, &huge);
+		uint64_t gpa = *e & PTE_ADDR;
+		gpa = huge ? (gpa & ~(HUGE_SIZE - 1)) + (gva & (HUGE_SIZE - 1))
+			   : gpa + (gva & (PAGE_SIZE - 1));
+		memcpy(mm->host + gpa, s, n);
+		s += n, gva += n, len -= n;
+	}
+	return 0;
+}

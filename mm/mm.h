@@ -1,0 +1,109 @@
+/*
+ * mm: the guest's memory, as the launcher sees and governs it.
+ *
+ * It owns guest-physical memory (one host mapping), the physical page
+ * allocator, the guest page tables, and the program's address-space map
+ * (VMAs).  It is the only way the launcher touches guest memory: every
+ * guest pointer is walked through the guest page table, checked for user
+ * access (and write access where the kernel would write), bounds-checked
+ * against guest-physical memory, and only then turned into a host pointer.
+ * A bad pointer gives -EFAULT; it can never reach launcher memory.
+ *
+ * Page tables the guest already uses cannot be changed from the host (the
+ * hypervisor shadows them), so changes to live tables are queued in the
+ * KCB and applied by the supervisor before the program runs again.
+ */
+#ifndef DUNERUN_MM_H
+#define DUNERUN_MM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct mm;
+
+#define PAGE_SIZE 4096UL
+
+/* Reserves guest-physical memory of mem_size bytes (rounded to 2 MiB)
+ * backed lazily by the host.  Returns NULL with errno set. */
+struct mm *mm_create(uint64_t mem_size);
+void mm_destroy(struct mm *mm);
+
+/* Host view of guest-physical memory, for the KVM memslot. */
+void *mm_host_base(struct mm *mm);
+uint64_t mm_phys_size(struct mm *mm);
+/* The page-table root (guest-physical), for CR3. */
+uint64_t mm_root(struct mm *mm);
+/* Peak and current bytes of guest-physical memory in use. */
+uint64_t mm_peak_bytes(struct mm *mm);
+
+/* Host pointer to guest-physical [gpa, gpa+len), or NULL if outside. */
+void *mm_gpa(struct mm *mm, uint64_t gpa, uint64_t len);
+
+/* --- Building the initial address space (before the guest runs) --- */
+
+/* Protection bits, as mmap's PROT_* (READ 1, WRITE 2, EXEC 4). */
+/* Maps the supervisor image, its control block and the user entry page. */
+int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
+		      size_t entry_off, size_t entry_len);
+/* Creates an anonymous private mapping at exactly addr (page-aligned),
+ * like mmap(MAP_FIXED); used by the loader for segments and the stack. */
+int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot);
+/* Writes into the program's memory whatever the page protections, for
+ * loading segments and the initial stack before the program runs. */
+int mm_write_initial(struct mm *mm, uint64_t gva, const void *src, size_t len);
+/* Sets where brk starts (just past the program image). */
+void mm_set_brk_base(struct mm *mm, uint64_t brk);
+/* A free, page-aligned range of len bytes for a PIE image, or 0. */
+uint64_t mm_pick_base(struct mm *mm, uint64_t len, uint64_t align);
+
+/* --- The checked accessors: the only way to reach guest memory --- */
+
+/* Copies len bytes from/to the program's virtual memory.  0 or -EFAULT. */
+int mm_copy_in(struct mm *mm, void *dst, uint64_t gva, size_t len);
+int mm_copy_out(struct mm *mm, uint64_t gva, const void *src, size_t len);
+/* Copies a NUL-terminated string of at most max bytes including the NUL.
+ * Returns its length, -EFAULT, or -ENAMETOOLONG. */
+long mm_copy_str(struct mm *mm, char *dst, uint64_t gva, size_t max);
+/* Describes [gva, gva+len) as host iovecs, for zero-copy I/O.  write is
+ * nonzero when the host will write into the buffer.  Returns the number of
+ * iovecs used (contiguous guest-physical runs are merged), or -EFAULT if
+ * the first byte is bad.  A range that turns bad part-way is cut short
+ * there, as Linux returns a short count. At most maxiov entries. */
+int mm_iov(struct mm *mm, uint64_t gva, size_t len, int write,
+	   struct iovec *iov, int maxiov);
+
+/* --- Memory syscalls (Linux semantics; return value or -errno) --- */
+long mm_brk(struct mm *mm, uint64_t addr);
+/* fd is a host descriptor (or -1); file mappings are private copies. */
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
+	     int fd, uint64_t off);
+long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len);
+long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot);
+long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
+	       int flags, uint64_t newaddr);
+long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice);
+
+/* --- Faults --- */
+
+/* Result of a user page fault. */
+enum mm_fault {
+	MM_FAULT_FIXED,         /* mapped (or re-synced); retry the access */
+	MM_FAULT_SEGV,          /* no mapping allows it: SIGSEGV */
+	MM_FAULT_OOM,           /* guest memory is exhausted */
+};
+/* Handles a #PF at addr with the x86 error code; MM_FAULT_FIXED means the
+ * mapping was made (queued) and the instruction can be retried. */
+enum mm_fault mm_fault(struct mm *mm, uint64_t addr, uint32_t error_code);
+
+/* Page-table rewrites may only be queued while the guest is stopped in an
+ * exit (the supervisor applies them on the way back).  Code running while
+ * the guest runs (the syscall service thread) must not change existing
+ * mappings; the memory syscalls are therefore sent to the exit path. */
+void mm_allow_updates(struct mm *mm, int allow);
+/* Nonzero if more rewrites were needed than the queue holds; the caller
+ * must then drop the hypervisor's whole shadow (re-register memory). */
+int mm_needs_full_resync(struct mm *mm);
+void mm_full_resync_done(struct mm *mm);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * mm's internal structures, shared by its files (not part of mm.h).
+ */
+#ifndef DUNERUN_MM_IMPL_H
+#define DUNERUN_MM_IMPL_H
+
+#include <stdint.h>
+#include "mm.h"
+#include "dunerun/abi.h"
+
+#define HUGE_SIZE       (2UL << 20)
+#define PAGES_PER_HUGE  512
+
+/* x86-64 page-table entry bits. */
+#define PTE_P           0x001ULL
+#define PTE_W           0x002ULL
+#define PTE_U           0x004ULL
+#define PTE_A           0x020ULL
+#define PTE_D           0x040ULL
+#define PTE_PS          0x080ULL
+#define PTE_NX          (1ULL << 63)
+#define PTE_ADDR        0x000ffffffffff000ULL
+
+/* x86 page-fault error code bits. */
+#define PF_PRESENT      0x01
+#define PF_WRITE        0x02
+#define PF_USER         0x04
+#define PF_FETCH        0x10
+
+/* A 2 MiB chunk of guest-physical memory. */
+enum chunk_state { CHUNK_FREE, CHUNK_SPLIT, CHUNK_HUGE, CHUNK_RESERVED };
+struct chunk {
+	uint8_t state;
+	uint16_t used;          /* CHUNK_SPLIT: pages in use */
+	uint64_t bitmap[8];     /* CHUNK_SPLIT: which pages are in use */
+};
+
+struct vma {
+	uint64_t start, end;    /* page-aligned, end exclusive */
+	int prot;
+};
+
+struct mm {
+	uint8_t *host;          /* guest-physical 0 in the launcher */
+	uint64_t size;
+	uint64_t root;          /* PML4 guest-physical address */
+	struct kcb *kcb;
+
+	struct chunk *chunk;
+	uint32_t nchunks;
+	uint32_t next_free;     /* search hint for a free chunk */
+	uint32_t split_hint;    /* a split chunk likely to have free pages */
+	uint64_t used, peak;    /* bytes of guest-physical memory in use */
+
+	struct vma *vma;        /* sorted, non-overlapping */
+	int nvma, vma_cap;
+	uint64_t brk_base, brk;
+
+	int allow_updates;
+	int full_resync;
+	uint64_t last_resync;   /* address of the last re-synced fault */
+};
+
+/* phys.c: zero-filled pages.  0 means out of memory. */
+uint64_t phys_alloc_page(struct mm *mm);
+uint64_t phys_alloc_huge(struct mm *mm);
+void phys_free_page(struct mm *mm, uint64_t gpa);
+void phys_free_huge(struct mm *mm, uint64_t gpa);
+void phys_split_huge(struct mm *mm, uint64_t gpa);
+int phys_init(struct mm *mm);
+
+/* pagetable.c */
+static inline uint64_t *pt_host(struct mm *mm, uint64_t gpa)
+{
+	return (uint64_t *)(mm->host + gpa);
+}
+/* The entry for va at level (4 = PML4 ... 1 = PT), creating tables on the
+ * way if create.  NULL if absent (or a huge page sits above level). */
+uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
+		   uint64_t table_flags);
+/* The leaf entry mapping va (a PTE, or a PDE with PS), or NULL. */
+uint64_t *pt_leaf(struct mm *mm, uint64_t va, int *is_huge);
+/* Changes an entry.  Changing a present entry queues a rewrite for the
+ * supervisor; filling an absent one needs none. */
+int pt_set(struct mm *mm, uint64_t *entry, uint64_t value);
+/* Queues a rewrite of entry (and a TLB flush if flush). */
+int pt_queue(struct mm *mm, uint64_t *entry, int flush);
+/* Splits the 2 MiB page mapping va into 512 small pages. */
+int pt_split_huge(struct mm *mm, uint64_t va);
+/* Removes mappings in [start, end), freeing their pages. */
+int pt_unmap_range(struct mm *mm, uint64_t start, uint64_t end);
+/* Sets the protection of present mappings in [start, end). */
+int pt_protect_range(struct mm *mm, uint64_t start, uint64_t end, int prot);
+/* The leaf bits for prot, for a user page. */
+uint64_t pt_prot_bits(int prot);
+/* Moves the pages of [from, from+len) to the unmapped [to, to+len). */
+int pt_move_range(struct mm *mm, uint64_t from, uint64_t to, uint64_t len);
+
+/* access.c: fault a page in for the host (as if the program touched it). */
+enum mm_fault mm_touch(struct mm *mm, uint64_t va, int write);
+
+/* vma.c */
+struct vma *vma_find(struct mm *mm, uint64_t addr);
+
+#endif

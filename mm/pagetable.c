@@ -1,0 +1,241 @@
+/*
+ * The guest page tables, kept by the host in guest memory.
+ *
+ * The host fills absent entries directly: the hypervisor reads guest
+ * tables when it misses, so a new mapping is seen.  An entry that was
+ * present may be cached (in a shadow page table or a TLB), so changing it
+ * also queues a rewrite for the supervisor.  Should the hypervisor ever
+ * have cached an absent entry, the resulting spurious fault is re-synced
+ * by mm_fault.
+ */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mm_impl.h"
+
+/* Software bit: the entry is not present but still owns its page
+ * (PROT_NONE), so mprotect can bring it back. */
+#define PTE_KEEP        0x200ULL
+
+static uint64_t level_size(int level)
+{
+	return 1ULL << (12 + 9 * (level - 1));
+}
+
+static int index_of(uint64_t va, int level)
+{
+	return (va >> (12 + 9 * (level - 1))) & 511;
+}
+
+/* The host only ever points entries inside guest memory, but the tables
+ * live in guest memory: check before following one. */
+static uint64_t *table_at(struct mm *mm, uint64_t entry)
+{
+	uint64_t gpa = entry & PTE_ADDR;
+
+	if (gpa < GPA_FREE || gpa + PAGE_SIZE > mm->size)
+		return NULL;
+	return pt_host(mm, gpa);
+}
+
+uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
+		   uint64_t table_flags)
+{
+	uint64_t *table = pt_host(mm, mm->root);
+
+	for (int l = 4;; l--) {
+		uint64_t *e = &table[index_of(va, l)];
+		if (l == level)
+			return e;
+		if (!(*e & PTE_P)) {
+			if (!create)
+				return NULL;
+			uint64_t t = phys_alloc_page(mm);
+			if (!t)
+				return NULL;
+			*e = t | table_flags;
+		} else if (*e & PTE_PS) {
+			return NULL;
+		}
+		table = table_at(mm, *e);
+		if (!table)
+			return NULL;
+	}
+}
+
+/* Walks towards va's leaf.  Returns the entry where the walk stops: an
+ * absent entry, a 2 MiB page, or the 4 KiB PTE; *level says which. */
+static uint64_t *walk(struct mm *mm, uint64_t va, int *level)
+{
+	uint64_t *table = pt_host(mm, mm->root);
+
+	for (int l = 4;; l--) {
+		uint64_t *e = &table[index_of(va, l)];
+		*level = l;
+		if (l == 1 || !(*e & PTE_P) || (*e & PTE_PS))
+			return e;
+		table = table_at(mm, *e);
+		if (!table)
+			return e;
+	}
+}
+
+uint64_t *pt_leaf(struct mm *mm, uint64_t va, int *is_huge)
+{
+	int level;
+	uint64_t *e = walk(mm, va, &level);
+
+	*is_huge = level == 2 && (*e & PTE_PS);
+	if (level == 1 || *is_huge)
+		return (*e & (PTE_P | PTE_KEEP)) ? e : NULL;
+	return NULL;
+}
+
+int pt_queue(struct mm *mm, uint64_t *entry, int flush)
+{
+	struct kcb *kcb = mm->kcb;
+	uint64_t n = *(volatile uint64_t *)&kcb->nupdates;
+
+	if (!mm->allow_updates)
+		return -1;
+	if (n >= KCB_MAX_UPDATES) {
+		mm->full_resync = 1;
+		return 0;
+	}
+	kcb->update[n] = GVA_DIRECT + (uint64_t)((uint8_t *)entry - mm->host);
+	if (flush)
+		kcb->flush = 1;
+	*(volatile uint64_t *)&kcb->nupdates = n + 1;
+	return 0;
+}
+
+int pt_set(struct mm *mm, uint64_t *entry, uint64_t value)
+{
+	uint64_t old = *entry;
+
+	*entry = value;
+	if (old & PTE_P)
+		return pt_queue(mm, entry, 1);
+	return 0;
+}
+
+uint64_t pt_prot_bits(int prot)
+{
+	uint64_t bits = PTE_U;
+
+	if (!(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
+		return PTE_KEEP;
+	bits |= PTE_P;
+	if (prot & PROT_WRITE)
+		bits |= PTE_W;
+	if (!(prot & PROT_EXEC))
+		bits |= PTE_NX;
+	return bits;
+}
+
+int pt_split_huge(struct mm *mm, uint64_t va)
+{
+	uint64_t *pde = pt_entry(mm, va, 2, 0, 0);
+
+	if (!pde || !(*pde & PTE_PS))
+		return 0;
+	uint64_t t = phys_alloc_page(mm);
+	if (!t)
+		return -1;
+	uint64_t base = *pde & PTE_ADDR & ~(HUGE_SIZE - 1);
+	uint64_t flags = *pde & (PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_NX | PTE_KEEP);
+	uint64_t *pt = pt_host(mm, t);
+	for (int i = 0; i < PAGES_PER_HUGE; i++)
+		pt[i] = (base + i * PAGE_SIZE) | flags;
+	phys_split_huge(mm, base);
+	return pt_set(mm, pde, t | PTE_P | PTE_W | PTE_U);
+}
+
+/* Calls fn on every leaf in [start, end), splitting 2 MiB pages that the
+ * range covers only in part.  Absent tables are skipped whole. */
+static int for_each_leaf(struct mm *mm, uint64_t start, uint64_t end,
+			 int (*fn)(struct mm *, uint64_t *, int, void *), void *arg)
+{
+	uint64_t va = start;
+
+	while (va < end && va >= start) {
+		int level;
+		uint64_t *e = walk(mm, va, &level);
+		if (level > 1 && !(*e & PTE_P)) {
+			va = (va & ~(level_size(level) - 1)) + level_size(level);
+			continue;
+		}
+		if (level == 2) {
+			if ((va & (HUGE_SIZE - 1)) || end - va < HUGE_SIZE) {
+				if (pt_split_huge(mm, va) < 0)
+					return -1;
+				continue;
+			}
+			if (fn(mm, e, 1, arg) < 0)
+				return -1;
+			va += HUGE_SIZE;
+			continue;
+		}
+		if (level == 1 && (*e & (PTE_P | PTE_KEEP)) && fn(mm, e, 0, arg) < 0)
+			return -1;
+		va += PAGE_SIZE;
+	}
+	return 0;
+}
+
+static int unmap_leaf(struct mm *mm, uint64_t *e, int huge, void *arg)
+{
+	uint64_t gpa = *e & PTE_ADDR;
+
+	(void)arg;
+	if (pt_set(mm, e, 0) < 0)
+		return -1;
+	if (huge)
+		phys_free_huge(mm, gpa);
+	else
+		phys_free_page(mm, gpa);
+	return 0;
+}
+
+int pt_unmap_range(struct mm *mm, uint64_t start, uint64_t end)
+{
+	return for_each_leaf(mm, start, end, unmap_leaf, NULL);
+}
+
+static int protect_leaf(struct mm *mm, uint64_t *e, int huge, void *arg)
+{
+	uint64_t keep = *e & (PTE_ADDR | PTE_A | PTE_D);
+	uint64_t bits = pt_prot_bits(*(int *)arg);
+
+	if (huge)
+		keep |= PTE_PS;
+	return pt_set(mm, e, keep | bits);
+}
+
+int pt_protect_range(struct mm *mm, uint64_t start, uint64_t end, int prot)
+{
+	return for_each_leaf(mm, start, end, protect_leaf, &prot);
+}
+
+/* Moves every page of [from, from+len) to [to, to+len), for mremap.
+ * The destination must be unmapped and page-table space is allocated as
+ * needed; 2 MiB pages are split first unless both sides are aligned. */
+int pt_move_range(struct mm *mm, uint64_t from, uint64_t to, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+		int huge;
+		uint64_t *src = pt_leaf(mm, from + off, &huge);
+		if (!src)
+			continue;
+		if (huge && pt_split_huge(mm, from + off) < 0)
+			return -1;
+		src = pt_leaf(mm, from + off, &huge);
+		uint64_t *dst = pt_entry(mm, to + off, 1, 1, PTE_P | PTE_W | PTE_U);
+		if (!dst)
+			return -1;
+		*dst = *src;
+		if (pt_set(mm, src, 0) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,476 @@
+/*
+ * The program's address-space map and the memory syscalls.
+ *
+ * Anonymous memory is mapped lazily: mmap records a VMA, and the first
+ * touch faults the page in (see access.c).  File mappings are private
+ * copies read at mmap time.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mm_impl.h"
+
+#define MMAP_MIN_ADDR   0x10000UL
+#define PROT_ALL        (PROT_READ | PROT_WRITE | PROT_EXEC)
+
+static uint64_t page_up(uint64_t x)
+{
+	return (x + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
+/* ---- the VMA list -------------------------------------------------- */
+
+struct vma *vma_find(struct mm *mm, uint64_t addr)
+{
+	int lo = 0, hi = mm->nvma;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (addr < mm->vma[mid].start)
+			hi = mid;
+		else if (addr >= mm->vma[mid].end)
+			lo = mid + 1;
+		else
+			return &mm->vma[mid];
+	}
+	return NULL;
+}
+
+/* Index of the first VMA that ends after addr. */
+static int vma_after(struct mm *mm, uint64_t addr)
+{
+	int i = 0;
+
+	while (i < mm->nvma && mm->vma[i].end <= addr)
+		i++;
+	return i;
+}
+
+static int range_is_free(struct mm *mm, uint64_t start, uint64_t end)
+{
+	int i = vma_after(mm, start);
+
+	return i == mm->nvma || mm->vma[i].start >= end;
+}
+
+static int range_is_mapped(struct mm *mm, uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start; a < end;) {
+		struct vma *v = vma_find(mm, a);
+		if (!v)
+			return 0;
+		a = v->end;
+	}
+	return 1;
+}
+
+static int vma_reserve(struct mm *mm, int extra)
+{
+	if (mm->nvma + extra <= mm->vma_cap)
+		return 0;
+	int cap = mm->vma_cap ? mm->vma_cap * 2 : 64;
+	while (cap < mm->nvma + extra)
+		cap *= 2;
+	if (cap > 65536)
+		return -ENOMEM;         /* Linux's max_map_count is similar */
+	struct vma *v = realloc(mm->vma, cap * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	mm->vma = v;
+	mm->vma_cap = cap;
+	return 0;
+}
+
+/* Drops [start, end) from the VMA list, splitting VMAs at its edges. */
+static int vma_cut(struct mm *mm, uint64_t start, uint64_t end)
+{
+	if (vma_reserve(mm, 1) < 0)
+		return -ENOMEM;
+	for (int i = vma_after(mm, start); i < mm->nvma && mm->vma[i].start < end;) {
+		struct vma *v = &mm->vma[i];
+		if (v->start < start && v->end > end) {
+			memmove(v + 1, v, (mm->nvma - i) * sizeof *v);
+			mm->nvma++;
+			v[0].end = start;
+			v[1].start = end;
+			return 0;
+		}
+		if (v->start < start) {
+			v->end = start;
+			i++;
+		} else if (v->end > end) {
+			v->start = end;
+			i++;
+		} else {
+			memmove(v, v + 1, (mm->nvma - i - 1) * sizeof *v);
+			mm->nvma--;
+		}
+	}
+	return 0;
+}
+
+/* Inserts a VMA over a free range, merging with equal neighbours. */
+static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot)
+{
+	int i = vma_after(mm, start);
+
+	if (i > 0 && mm->vma[i - 1].end == start && mm->vma[i - 1].prot == prot) {
+		mm->vma[i - 1].end = end;
+		if (i < mm->nvma && mm->vma[i].start == end && mm->vma[i].prot == prot) {
+			mm->vma[i - 1].end = mm->vma[i].end;
+			memmove(&mm->vma[i], &mm->vma[i + 1], (mm->nvma - i - 1) * sizeof mm->vma[0]);
+			mm->nvma--;
+		}
+		return 0;
+	}
+	if (i < mm->nvma && mm->vma[i].start == end && mm->vma[i].prot == prot) {
+		mm->vma[i].start = start;
+		return 0;
+	}
+	if (vma_reserve(mm, 1) < 0)
+		return -ENOMEM;
+	memmove(&mm->vma[i + 1], &mm->vma[i], (mm->nvma - i) * sizeof mm->vma[0]);
+	mm->vma[i] = (struct vma){ start, end, prot };
+	mm->nvma++;
+	return 0;
+}
+
+/* ---- creation ------------------------------------------------------ */
+
+struct mm *mm_create(uint64_t mem_size)
+{
+	struct mm *mm = calloc(1, sizeof *mm);
+
+	if (!mm)
+		return NULL;
+	mem_size = (mem_size + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
+	if (mem_size < 16 * HUGE_SIZE)
+		mem_size = 16 * HUGE_SIZE;
+	mm->size = mem_size;
+	/* MAP_NORESERVE: guest memory costs nothing until the guest uses it. */
+	mm->host = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mm->host == MAP_FAILED)
+		goto fail;
+	mm->nchunks = mem_size / HUGE_SIZE;
+	mm->chunk = calloc(mm->nchunks, sizeof *mm->chunk);
+	if (!mm->chunk)
+		goto fail;
+	phys_init(mm);
+	mm->kcb = (struct kcb *)(mm->host + GPA_KCB);
+	mm->root = phys_alloc_page(mm);
+	if (!mm->root)
+		goto fail;
+	return mm;
+fail:
+	mm_destroy(mm);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void mm_destroy(struct mm *mm)
+{
+	if (!mm)
+		return;
+	if (mm->host && mm->host != MAP_FAILED)
+		munmap(mm->host, mm->size);
+	free(mm->chunk);
+	free(mm->vma);
+	free(mm);
+}
+
+void *mm_host_base(struct mm *mm) { return mm->host; }
+uint64_t mm_phys_size(struct mm *mm) { return mm->size; }
+uint64_t mm_root(struct mm *mm) { return mm->root; }
+uint64_t mm_peak_bytes(struct mm *mm) { return mm->peak; }
+void mm_allow_updates(struct mm *mm, int allow) { mm->allow_updates = allow; }
+int mm_needs_full_resync(struct mm *mm) { return mm->full_resync; }
+
+void mm_full_resync_done(struct mm *mm)
+{
+	mm->full_resync = 0;
+	mm->kcb->nupdates = 0;
+}
+
+void *mm_gpa(struct mm *mm, uint64_t gpa, uint64_t len)
+{
+	if (gpa > mm->size || len > mm->size - gpa)
+		return NULL;
+	return mm->host + gpa;
+}
+
+/* Maps [va, va+len) to guest-physical gpa with the given leaf bits. */
+static int map_phys(struct mm *mm, uint64_t va, uint64_t gpa, uint64_t len,
+		    uint64_t bits, uint64_t table_flags)
+{
+	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+		uint64_t *e = pt_entry(mm, va + off, 1, 1, table_flags);
+		if (!e)
+			return -ENOMEM;
+		*e = (gpa + off) | bits;
+	}
+	return 0;
+}
+
+int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
+		      size_t entry_off, size_t entry_len)
+{
+	const uint64_t kflags = PTE_P | PTE_W;
+	const struct kernel_header *kh = image;
+	uint64_t text_end = kh->tables - GVA_KERNEL;
+
+	if (image_len > KERNEL_MAX || kh->image_end - GVA_KERNEL > KERNEL_MAX ||
+	    text_end > image_len)
+		return -EINVAL;
+	memcpy(mm->host + GPA_KERNEL, image, image_len);
+	/* All of guest-physical memory, for the supervisor's rewrites. */
+	for (uint64_t pa = 0; pa < mm->size; pa += HUGE_SIZE) {
+		uint64_t *pde = pt_entry(mm, GVA_DIRECT + pa, 2, 1, kflags);
+		if (!pde)
+			return -ENOMEM;
+		*pde = pa | kflags | PTE_PS | PTE_NX;
+	}
+	/* The supervisor's window: text read-only, the rest no-execute. */
+	int r = map_phys(mm, GVA_KERNEL, GPA_KERNEL, page_up(text_end),
+			 PTE_P, kflags);
+	if (!r)
+		r = map_phys(mm, GVA_KERNEL + page_up(text_end),
+			     GPA_KERNEL + page_up(text_end),
+			     GPA_FREE - GPA_KERNEL - page_up(text_end),
+			     kflags | PTE_NX, kflags);
+	/* The user entry page and mailbox, like a vDSO and its data page. */
+	if (!r)
+		r = map_phys(mm, GVA_ENTRY, GPA_KERNEL + entry_off,
+			     page_up(entry_len), PTE_P | PTE_U, kflags | PTE_U);
+	if (!r)
+		r = map_phys(mm, GVA_MBOX, GPA_MBOX, PAGE_SIZE,
+			     PTE_P | PTE_W | PTE_U | PTE_NX, kflags | PTE_U);
+	return r;
+}
+
+int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot)
+{
+	uint64_t end = addr + page_up(len);
+
+	if ((addr & (PAGE_SIZE - 1)) || end < addr || end > USER_VA_END)
+		return -EINVAL;
+	if (vma_cut(mm, addr, end) < 0)
+		return -ENOMEM;
+	return vma_insert(mm, addr, end, prot);
+}
+
+void mm_set_brk_base(struct mm *mm, uint64_t brk)
+{
+	mm->brk_base = mm->brk = page_up(brk);
+}
+
+/* The highest free range of len bytes below top, aligned, or 0. */
+static uint64_t find_free(struct mm *mm, uint64_t len, uint64_t top, uint64_t align)
+{
+	uint64_t end = top;
+
+	for (int i = mm->nvma - 1; i >= -1; i--) {
+		uint64_t floor = i >= 0 ? mm->vma[i].end : MMAP_MIN_ADDR;
+		if (floor >= end)
+			continue;
+		if (end - floor >= len) {
+			uint64_t start = (end - len) & ~(align - 1);
+			if (start >= floor)
+				return start;
+		}
+		if (i >= 0 && mm->vma[i].start < end)
+			end = mm->vma[i].start;
+	}
+	return 0;
+}
+
+uint64_t mm_pick_base(struct mm *mm, uint64_t len, uint64_t align)
+{
+	return find_free(mm, len, USER_MMAP_TOP / 2, align);
+}
+
+/* ---- the memory syscalls ------------------------------------------- */
+
+static int user_range_ok(uint64_t addr, uint64_t len)
+{
+	return addr + len >= addr && addr + len <= USER_VA_END;
+}
+
+long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
+{
+	if ((addr & (PAGE_SIZE - 1)) || len == 0)
+		return -EINVAL;
+	len = page_up(len);
+	if (!len || !user_range_ok(addr, len))
+		return -EINVAL;
+	if (vma_cut(mm, addr, addr + len) < 0)
+		return -ENOMEM;
+	return pt_unmap_range(mm, addr, addr + len) < 0 ? -ENOMEM : 0;
+}
+
+static int read_file_into(struct mm *mm, uint64_t addr, uint64_t len, int fd,
+			  uint64_t off)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		size_t want = len < sizeof buf ? len : sizeof buf;
+		ssize_t got = pread(fd, buf, want, off);
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			break;
+		if (mm_write_initial(mm, addr, buf, got) < 0)
+			return -ENOMEM;
+		addr += got, off += got, len -= got;
+	}
+	return 0;
+}
+
+long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
+	     int fd, uint64_t off)
+{
+	int type = flags & 0xf;
+	int fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+
+	if (len == 0 || (off & (PAGE_SIZE - 1)) || (prot & ~PROT_ALL))
+		return -EINVAL;
+	if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
+		return -EINVAL;
+	len = page_up(len);
+	if (!len || len > USER_VA_END)
+		return -ENOMEM;
+	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE && (prot & PROT_WRITE))
+		return -ENODEV; /* shared writable files: see docs/limitations */
+	if (fixed) {
+		if (addr & (PAGE_SIZE - 1))
+			return -EINVAL;
+		if (!user_range_ok(addr, len))
+			return -ENOMEM;
+		if (addr < MMAP_MIN_ADDR)
+			return -EPERM;
+		if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
+		    !range_is_free(mm, addr, addr + len))
+			return -EEXIST;
+		long r = mm_munmap(mm, addr, len);
+		if (r < 0)
+			return r;
+	} else {
+		addr = page_up(addr);
+		if (!addr || addr < MMAP_MIN_ADDR || !user_range_ok(addr, len) ||
+		    !range_is_free(mm, addr, addr + len)) {
+			uint64_t top = (flags & MAP_32BIT) ? 0x80000000UL : USER_MMAP_TOP;
+			addr = find_free(mm, len, top, PAGE_SIZE);
+			if (!addr)
+				return -ENOMEM;
+		}
+	}
+	if (vma_insert(mm, addr, addr + len, prot) < 0)
+		return -ENOMEM;
+	if (!(flags & MAP_ANONYMOUS)) {
+		int r = read_file_into(mm, addr, len, fd, off);
+		if (r < 0) {
+			mm_munmap(mm, addr, len);
+			return r;
+		}
+	}
+	return addr;
+}
+
+long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
+{
+	if ((addr & (PAGE_SIZE - 1)) || (prot & ~PROT_ALL))
+		return -EINVAL;
+	len = page_up(len);
+	if (len == 0)
+		return 0;
+	if (!user_range_ok(addr, len))
+		return -ENOMEM;
+	if (!range_is_mapped(mm, addr, addr + len))
+		return -ENOMEM;
+	if (vma_cut(mm, addr, addr + len) < 0 ||
+	    vma_insert(mm, addr, addr + len, prot) < 0)
+		return -ENOMEM;
+	return pt_protect_range(mm, addr, addr + len, prot) < 0 ? -ENOMEM : 0;
+}
+
+long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
+{
+	if (addr & (PAGE_SIZE - 1))
+		return -EINVAL;
+	len = page_up(len);
+	if (!user_range_ok(addr, len))
+		return -EINVAL;
+	if (!range_is_mapped(mm, addr, addr + len))
+		return -ENOMEM;
+	/* Dropping anonymous private pages: they read back as zero. */
+	if (advice == MADV_DONTNEED || advice == MADV_FREE)
+		return pt_unmap_range(mm, addr, addr + len) < 0 ? -ENOMEM : 0;
+	return 0;
+}
+
+long mm_brk(struct mm *mm, uint64_t addr)
+{
+	uint64_t old_end = page_up(mm->brk), new_end = page_up(addr);
+
+	if (addr < mm->brk_base || new_end < addr || new_end > USER_MMAP_TOP / 2)
+		return mm->brk;
+	if (new_end < old_end) {
+		if (mm_munmap(mm, new_end, old_end - new_end) < 0)
+			return mm->brk;
+	} else if (new_end > old_end) {
+		if (!range_is_free(mm, old_end, new_end) ||
+		    vma_insert(mm, old_end, new_end, PROT_READ | PROT_WRITE) < 0)
+			return mm->brk;
+	}
+	mm->brk = addr;
+	return mm->brk;
+}
+
+long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
+	       int flags, uint64_t newaddr)
+{
+	if ((old & (PAGE_SIZE - 1)) || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	oldlen = page_up(oldlen);
+	newlen = page_up(newlen);
+	if (newlen == 0 || oldlen == 0 || !user_range_ok(old, oldlen) ||
+	    !user_range_ok(old, newlen))
+		return -EINVAL;
+	struct vma *v = vma_find(mm, old);
+	if (!v || old + oldlen > v->end)
+		return -EFAULT;
+	int prot = v->prot;
+	if (!(flags & MREMAP_FIXED)) {
+		if (newlen <= oldlen) {
+			long r = mm_munmap(mm, old + newlen, oldlen - newlen);
+			return r < 0 ? r : (long)old;
+		}
+		if (range_is_free(mm, old + oldlen, old + newlen))
+			return vma_insert(mm, old + oldlen, old + newlen, prot) < 0
+				       ? -ENOMEM : (long)old;
+		if (!(flags & MREMAP_MAYMOVE))
+			return -ENOMEM;
+		newaddr = find_free(mm, newlen, USER_MMAP_TOP, PAGE_SIZE);
+		if (!newaddr)
+			return -ENOMEM;
+	} else {
+		if ((newaddr & (PAGE_SIZE - 1)) || !user_range_ok(newaddr, newlen) ||
+		    (newaddr < old + oldlen && old < newaddr + newlen))
+			return -EINVAL;
+		long r = mm_munmap(mm, newaddr, newlen);
+		if (r < 0)
+			return r;
+	}
+	uint64_t keep = oldlen < newlen ? oldlen : newlen;
+	if (vma_insert(mm, newaddr, newaddr + newlen, prot) < 0 ||
+	    pt_move_range(mm, old, newaddr, keep) < 0)
+		return -ENOMEM;
+	long r = mm_munmap(mm, old, oldlen);
+	return r < 0 ? r : (long)newaddr;
+}

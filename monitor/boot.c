@@ -1,0 +1,219 @@
+/*
+ * Building the guest before its first instruction: descriptor tables,
+ * the program image and its initial stack.  All bulk work happens here on
+ * the host, where it is cheap, and none in the guest's ring 0.
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "monitor_impl.h"
+
+#define STACK_SIZE      (8UL << 20)     /* like the default RLIMIT_STACK */
+#define STACK_IMAGE_MAX (2UL << 20)     /* argv+envp, like Linux's ARG_MAX */
+#define PROGRAM_MAX     (1UL << 30)
+
+static uint64_t seg_desc(uint64_t type_flags)
+{
+	return 0x000f00000000ffffULL | type_flags;
+}
+
+/* GDT in Linux's layout (what PVM's native mode expects), then the TSS. */
+static void build_tables(struct vmctx *vc, const struct kernel_header *kh)
+{
+	uint64_t *gdt = mm_gpa(vc->mm, kh->tables - GVA_KERNEL_BASE, 4096);
+	uint64_t *idt = mm_gpa(vc->mm, kh->idt - GVA_KERNEL_BASE, 4096);
+	uint8_t *tss = (uint8_t *)gdt + 0x100;
+	uint64_t tss_va = kh->tables + 0x100;
+
+	gdt[SEL_KCODE / 8] = seg_desc(0x00a09b0000000000ULL);
+	gdt[SEL_KDATA / 8] = seg_desc(0x00c0930000000000ULL);
+	gdt[0x20 / 8] = seg_desc(0x00c0fb0000000000ULL);
+	gdt[SEL_UDATA / 8] = seg_desc(0x00c0f30000000000ULL);
+	gdt[SEL_UCODE / 8] = seg_desc(0x00a0fb0000000000ULL);
+	gdt[SEL_TSS / 8] = 0x67 | (tss_va & 0xffffff) << 16 | 0x8bULL << 40 |
+			   ((tss_va >> 24) & 0xff) << 56;
+	gdt[SEL_TSS / 8 + 1] = tss_va >> 32;
+	memcpy(tss + 4, &kh->stack_top, 8);             /* RSP0 */
+	memcpy(tss + 36, &kh->df_stack_top, 8);         /* IST1 */
+	uint16_t iomap = 104;                           /* no I/O bitmap */
+	memcpy(tss + 102, &iomap, 2);
+
+	for (int v = 0; v < 32; v++) {
+		uint64_t h = kh->vector[v];
+		/* Interrupt gates; only #BP may be raised by ring 3 (int3). */
+		uint64_t attr = v == 3 ? 0xee : 0x8e;
+		uint64_t ist = v == 8 ? 1 : 0;
+		idt[2 * v] = (h & 0xffff) | (uint64_t)SEL_KCODE << 16 | ist << 32 |
+			     attr << 40 | ((h >> 16) & 0xffff) << 48;
+		idt[2 * v + 1] = h >> 32;
+	}
+	vc->boot.gdt_base = kh->tables;
+	vc->boot.gdt_limit = 0x4f;
+	vc->boot.idt_base = kh->idt;
+	vc->boot.idt_limit = 32 * 16 - 1;
+	vc->boot.tss_base = tss_va;
+}
+
+int boot_supervisor(struct vmctx *vc)
+{
+	const struct kernel_header *kh = (const void *)guest_image;
+
+	if (guest_image_len < sizeof *kh || kh->magic != KERNEL_MAGIC ||
+	    mm_map_supervisor(vc->mm, guest_image, guest_image_len,
+			      kh->entry_off, kh->entry_len) < 0) {
+		fprintf(stderr, "dunerun: the embedded supervisor image is invalid\n");
+		return -1;
+	}
+	vc->kh = *kh;
+	build_tables(vc, kh);
+	vc->mbox = mm_gpa(vc->mm, GPA_MBOX, PAGE_SIZE);
+	vc->kcb = mm_gpa(vc->mm, GPA_KCB, KCB_SIZE);
+	vc->boot.cr3 = mm_root(vc->mm);
+	vc->boot.lstar = GVA_ENTRY;
+	return 0;
+}
+
+/* Reads the whole program.  Sets *status to 127 or 126 on failure. */
+static uint8_t *read_program(const char *path, size_t *size, int *status)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	*status = 126;
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			*status = 127;
+		fprintf(stderr, "dunerun: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "dunerun: %s: not a regular file\n", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > (off_t)PROGRAM_MAX) {
+		fprintf(stderr, "dunerun: %s: too large (%lld bytes)\n", path,
+			(long long)st.st_size);
+		close(fd);
+		return NULL;
+	}
+	uint8_t *data = malloc(st.st_size ? st.st_size : 1);
+	size_t got = 0;
+	while (data && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + got, st.st_size - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	if (!data || got != (size_t)st.st_size) {
+		fprintf(stderr, "dunerun: %s: cannot read\n", path);
+		free(data);
+		return NULL;
+	}
+	*size = got;
+	return data;
+}
+
+static int load_segments(struct vmctx *vc, const struct elf_image *img,
+			 const uint8_t *data, uint64_t bias)
+{
+	for (int i = 0; i < img->nseg; i++) {
+		const struct elf_seg *s = &img->seg[i];
+		uint64_t start = (s->vaddr + bias) & ~(PAGE_SIZE - 1);
+		uint64_t lead = (s->vaddr + bias) - start;
+		uint64_t end = s->vaddr + bias + s->memsz;
+		if (mm_map_fixed(vc->mm, start, end - start, s->prot) < 0)
+			return -1;
+		/* As Linux maps whole file pages, the bytes before vaddr in
+		 * the first page are the file's too. */
+		if (mm_write_initial(vc->mm, start, data + s->offset - lead,
+				     s->filesz + lead) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static uint64_t host_hwcap(void)
+{
+	unsigned a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) ? d : 0;
+}
+
+static int build_stack(struct vmctx *vc, const struct elf_image *img,
+		       uint64_t bias, const char *path, char *const argv[],
+		       char *const envp[], uint64_t *rsp)
+{
+	struct stack_aux aux = {
+		.phdr = img->phdr_vaddr ? img->phdr_vaddr + bias : 0,
+		.phent = img->phentsize, .phnum = img->phnum,
+		.entry = img->entry + bias,
+		.uid = getuid(), .euid = geteuid(), .gid = getgid(), .egid = getegid(),
+		.hwcap = host_hwcap(), .clktck = sysconf(_SC_CLK_TCK),
+		.pagesz = PAGE_SIZE, .execfn = path, .platform = "x86_64",
+	};
+	int prot = PROT_READ | PROT_WRITE | (img->stack_exec ? PROT_EXEC : 0);
+	uint64_t top = USER_STACK_TOP;
+
+	if (getrandom(aux.random, sizeof aux.random, 0) != sizeof aux.random)
+		return -1;
+	if (mm_map_fixed(vc->mm, top - STACK_SIZE, STACK_SIZE, prot) < 0)
+		return -1;
+	uint8_t *buf = malloc(STACK_IMAGE_MAX);
+	if (!buf)
+		return -1;
+	*rsp = stack_build(buf, STACK_IMAGE_MAX, top, argv, envp, &aux);
+	if (!*rsp) {
+		fprintf(stderr, "dunerun: %s: argument list too long\n", path);
+		free(buf);
+		return -1;
+	}
+	uint64_t used = top - *rsp;
+	int r = mm_write_initial(vc->mm, *rsp, buf + STACK_IMAGE_MAX - used, used);
+	free(buf);
+	return r;
+}
+
+int boot_program(struct vmctx *vc, const char *path, char *const argv[],
+		 char *const envp[], int *status)
+{
+	size_t size;
+	uint8_t *data = read_program(path, &size, status);
+	struct elf_image img;
+	char err[256];
+	uint64_t bias = 0, rsp;
+
+	if (!data)
+		return -1;
+	if (elf_parse(data, size, &img, err, sizeof err) < 0) {
+		fprintf(stderr, "dunerun: %s: %s\n", path, err);
+		free(data);
+		*status = 126;
+		return -1;
+	}
+	*status = 125;
+	if (img.pie) {
+		bias = mm_pick_base(vc->mm, img.hi - img.lo, HUGE_PAGE) - img.lo;
+	}
+	if (load_segments(vc, &img, data, bias) < 0 ||
+	    build_stack(vc, &img, bias, path, argv, envp, &rsp) < 0) {
+		fprintf(stderr, "dunerun: %s: cannot load the program into "
+			"guest memory (try a larger --mem)\n", path);
+		free(data);
+		return -1;
+	}
+	free(data);
+	mm_set_brk_base(vc->mm, img.hi + bias);
+	vc->boot.rip = img.entry + bias;
+	vc->boot.rsp = rsp;
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The monitor's internal state, shared by its files.
+ */
+#ifndef DUNERUN_MONITOR_IMPL_H
+#define DUNERUN_MONITOR_IMPL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dunerun/abi.h"
+#include "kvm.h"
+#include "loader.h"
+#include "mm.h"
+#include "monitor.h"
+#include "sys.h"
+
+#define HUGE_PAGE (2UL << 20)
+
+/* The supervisor image, embedded in the launcher (guestkernel/blob.S). */
+extern const uint8_t guest_image[];
+extern const size_t guest_image_len;
+
+struct vmctx {
+	struct kvm_vm vm;
+	struct mm *mm;
+	struct proc proc;
+	struct kernel_header kh;
+	struct kvm_boot boot;
+	struct mailbox *mbox;   /* guest-writable: read each field once */
+	struct kcb *kcb;
+	const struct run_options *opt;
+	const char *path;
+
+	/* Requests are served one at a time, by either thread. */
+	pthread_mutex_t lock;
+	pthread_t service;
+	int service_running;
+	int stop;               /* tells the service thread to finish */
+	int wake;               /* futex word: wakes a sleeping service thread */
+	int in_flight;          /* the service thread owns the posted request */
+};
+
+int boot_supervisor(struct vmctx *vc);
+int boot_program(struct vmctx *vc, const char *path, char *const argv[],
+		 char *const envp[], int *status);
+
+/* service.c */
+int service_start(struct vmctx *vc);
+void service_stop(struct vmctx *vc);
+void service_kick(struct vmctx *vc);
+/* Serves the posted mailbox request on the calling thread. */
+void serve_request(struct vmctx *vc, int on_vcpu);
+/* Whether nr must be served on the vCPU thread (during an exit). */
+int needs_vcpu(uint64_t nr);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * The vCPU loop: serves the supervisor's exits until the program ends.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "monitor_impl.h"
+
+enum { RUN_CONTINUE, RUN_DONE };
+
+/* What Linux delivers for each exception vector taken in user mode. */
+static int vector_signal(int vec)
+{
+	switch (vec) {
+	case 0: case 16: case 19: return SIGFPE;   /* #DE #MF #XM */
+	case 1: case 3: return SIGTRAP;            /* #DB #BP */
+	case 6: return SIGILL;                     /* #UD */
+	case 7: return SIGFPE;                     /* #NM */
+	case 11: case 12: case 17: return SIGBUS;  /* #NP #SS #AC */
+	default: return SIGSEGV;                   /* #GP #PF #OF #BR #TS ... */
+	}
+}
+
+static const char *vector_name(int vec)
+{
+	static const char *names[32] = {
+		"#DE divide error", "#DB debug", "NMI", "#BP breakpoint",
+		"#OF overflow", "#BR bound range", "#UD invalid opcode",
+		"#NM device not available", "#DF double fault", "coprocessor",
+		"#TS invalid TSS", "#NP segment not present", "#SS stack fault",
+		"#GP general protection", "#PF page fault", "reserved",
+		"#MF x87 error", "#AC alignment check", "#MC machine check",
+		"#XM SIMD error", "#VE", "#CP",
+	};
+	return vec < 32 && names[vec] ? names[vec] : "reserved vector";
+}
+
+static void print_regs(const struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	fprintf(stderr,
+		"  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+		"  rsi %016llx rdi %016llx rbp %016llx rsp %016llx\n"
+		"  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
+		"  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n"
+		"  rip %016llx rflags %08llx cs %04x cr2 %016llx cr3 %016llx\n",
+		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+		r->rip, r->rflags, s->cs.selector, s->cr2, s->cr3);
+}
+
+static int panic(struct vmctx *vc, struct run_result *res, const char *what)
+{
+	struct kvm_regs r = {0};
+	struct kvm_sregs s = {0};
+
+	kvm_vm_get_regs(&vc->vm, &r);
+	kvm_vm_get_sregs(&vc->vm, &s);
+	fprintf(stderr, "dunerun: supervisor panic: %s\n", what);
+	print_regs(&r, &s);
+	res->status = 125;
+	return RUN_DONE;
+}
+
+static void describe_pf(char *buf, size_t len, uint64_t err)
+{
+	snprintf(buf, len, " (%s %s, %s)", err & 4 ? "user" : "supervisor",
+		 err & 16 ? "instruction fetch" : err & 2 ? "write" : "read",
+		 err & 1 ? "protection violation" : "page not present");
+}
+
+static int kill_program(struct vmctx *vc, struct run_result *res, int vec,
+			const uint64_t frame[6], uint64_t cr2)
+{
+	int sig = vector_signal(vec);
+	char detail[96] = "";
+
+	if (vec == 14)
+		describe_pf(detail, sizeof detail, frame[0]);
+	fprintf(stderr, "dunerun: %s: killed by %s: %s at rip 0x%llx, "
+		"address 0x%llx, error 0x%llx%s\n", vc->path, strsignal(sig),
+		vector_name(vec), (unsigned long long)frame[1],
+		(unsigned long long)(vec == 14 ? cr2 : 0),
+		(unsigned long long)frame[0], detail);
+	res->signal = sig;
+	res->status = 128 + sig;
+	return RUN_DONE;
+}
+
+/* The exception stub left the user registers alone and the hardware
+ * frame (error code, rip, cs, rflags, rsp, ss) at the ring-0 rsp. */
+static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	uint64_t frame[6];
+	uint64_t stack_lo = vc->kh.stack_top - 16384;
+
+	if (kvm_vm_get_regs(&vc->vm, &r) < 0 || kvm_vm_get_sregs(&vc->vm, &s) < 0)
+		return panic(vc, res, vc->vm.err);
+	if (r.rsp < stack_lo || r.rsp > vc->kh.stack_top - sizeof frame)
+		return panic(vc, res, "exception with the supervisor stack out of bounds");
+	memcpy(frame, mm_gpa(vc->mm, r.rsp - GVA_KERNEL_BASE, sizeof frame), sizeof frame);
+	if ((frame[2] & 3) != 3 || vec == 8 || vec == 18) {
+		char what[160];
+		snprintf(what, sizeof what, "%s in the supervisor at rip 0x%llx, "
+			 "error 0x%llx", vector_name(vec),
+			 (unsigned long long)frame[1], (unsigned long long)frame[0]);
+		return panic(vc, res, what);
+	}
+	if (vec != 14)
+		return kill_program(vc, res, vec, frame, 0);
+	switch (mm_fault(vc->mm, s.cr2, frame[0])) {
+	case MM_FAULT_FIXED:
+		return RUN_CONTINUE;
+	case MM_FAULT_OOM:
+		fprintf(stderr, "dunerun: %s: out of guest memory (%llu MiB; "
+			"raise it with --mem)\n", vc->path,
+			(unsigned long long)(mm_phys_size(vc->mm) >> 20));
+		res->signal = SIGKILL;
+		res->status = 128 + SIGKILL;
+		return RUN_DONE;
+	default:
+		return kill_program(vc, res, vec, frame, s.cr2);
+	}
+}
+
+static int take(struct mailbox *mb, uint32_t from)
+{
+	return __atomic_compare_exchange_n(&mb->state, &from, MB_TAKEN, 0,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* The guest asked for an exit: serve its request here, or wait for the
+ * service thread that already took it. */
+static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
+{
+	struct mailbox *mb = vc->mbox;
+
+	for (;;) {
+		uint32_t s = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
+		if (s == MB_POSTED || s == MB_BOUNCE) {
+			if (!take(mb, s))
+				continue;
+			serve_request(vc, 1);
+			break;
+		}
+		if (s == MB_TAKEN && __atomic_load_n(&vc->in_flight, __ATOMIC_ACQUIRE)) {
+			syscall(SYS_futex, &vc->in_flight, FUTEX_WAIT_PRIVATE, 1,
+				NULL, NULL, 0);
+			continue;
+		}
+		break;
+	}
+	mb->want_exit = 0;
+	service_kick(vc);
+	if (vc->proc.exited) {
+		res->status = vc->proc.exit_code;
+		return RUN_DONE;
+	}
+	if (vc->proc.fs_dirty) {
+		vc->proc.fs_dirty = 0;
+		if (kvm_vm_set_segment_bases(&vc->vm, vc->proc.fs_base, vc->proc.gs_base) < 0)
+			return panic(vc, res, vc->vm.err);
+	}
+	return RUN_CONTINUE;
+}
+
+/* More page-table rewrites were needed than the queue holds: drop the
+ * hypervisor's shadow of all guest memory instead. */
+static int full_resync(struct vmctx *vc)
+{
+	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), 0) < 0 ||
+	    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0)
+		return -1;
+	mm_full_resync_done(vc->mm);
+	return 0;
+}
+
+static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)
+{
+	struct kvm_run *run = vc->vm.run;
+
+	switch (reason) {
+	case KVM_EXIT_IO:
+		if (run->io.direction != KVM_EXIT_IO_OUT)
+			return panic(vc, res, "unexpected port input");
+		if (run->io.port <= PORT_EXCEPTION_MAX)
+			return on_exception(vc, res, run->io.port);
+		if (run->io.port == PORT_SYSCALL)
+			return on_syscall_exit(vc, res);
+		return panic(vc, res, "unexpected port output");
+	case KVM_EXIT_INTR:
+		return RUN_CONTINUE;
+	case KVM_EXIT_SHUTDOWN:
+		return panic(vc, res, "triple fault");
+	case KVM_EXIT_HLT:
+		return panic(vc, res, "hlt in the supervisor");
+	case KVM_EXIT_MMIO:
+		return panic(vc, res, "access outside guest memory");
+	case KVM_EXIT_INTERNAL_ERROR:
+		return panic(vc, res, "the hypervisor could not emulate an instruction");
+	case KVM_EXIT_FAIL_ENTRY:
+		return panic(vc, res, "the hypervisor refused to enter the guest");
+	default: {
+		char what[64];
+		snprintf(what, sizeof what, "unexpected exit reason %d", reason);
+		return panic(vc, res, what);
+	}
+	}
+}
+
+static void run_loop(struct vmctx *vc, struct run_result *res)
+{
+	for (;;) {
+		int reason = kvm_vm_run(&vc->vm);
+		if (reason < 0) {
+			fprintf(stderr, "dunerun: %s\n", vc->vm.err);
+			res->status = 125;
+			return;
+		}
+		if (handle_exit(vc, res, reason) == RUN_DONE)
+			return;
+		if (mm_needs_full_resync(vc->mm) && full_resync(vc) < 0) {
+			fprintf(stderr, "dunerun: %s\n", vc->vm.err);
+			res->status = 125;
+			return;
+		}
+	}
+}
+
+static void publish_identity(struct vmctx *vc)
+{
+	struct mailbox *mb = vc->mbox;
+
+	mb->vv_pid = vc->proc.pid;
+	mb->vv_ppid = vc->proc.ppid;
+	mb->trace = vc->opt->trace;
+}
+
+struct run_result monitor_exec(const char *path, char *const argv[],
+			       char *const envp[], const struct run_options *opt)
+{
+	struct run_result res = { .status = 125 };
+	struct vmctx *vc = calloc(1, sizeof *vc);
+
+	if (!vc) {
+		fprintf(stderr, "dunerun: out of memory\n");
+		return res;
+	}
+	vc->opt = opt;
+	vc->path = path;
+	pthread_mutex_init(&vc->lock, NULL);
+	if (kvm_vm_open(&vc->vm) < 0) {
+		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
+		goto out;
+	}
+	vc->mm = mm_create(opt->mem);
+	if (!vc->mm) {
+		fprintf(stderr, "dunerun: cannot reserve %llu MiB of guest memory\n",
+			(unsigned long long)(opt->mem >> 20));
+		goto out;
+	}
+	if (boot_supervisor(vc) < 0 ||
+	    boot_program(vc, path, argv, envp, &res.status) < 0)
+		goto out;
+	res.status = 125;
+	if (proc_init(&vc->proc, vc->mm, path) < 0) {
+		fprintf(stderr, "dunerun: cannot set up the process\n");
+		goto out;
+	}
+	vc->proc.trace = opt->trace;
+	vc->proc.trace_fd = 2;
+	publish_identity(vc);
+	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
+	    kvm_vm_boot(&vc->vm, &vc->boot) < 0) {
+		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
+		goto out_proc;
+	}
+	if (!opt->no_poll && service_start(vc) < 0) {
+		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
+		goto out_proc;
+	}
+	run_loop(vc, &res);
+	service_stop(vc);
+out_proc:
+	proc_release(&vc->proc);
+out:
+	kvm_vm_close(&vc->vm);
+	mm_destroy(vc->mm);
+	free(vc);
+	return res;
+}
