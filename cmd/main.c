@@ -122,7 +122,7 @@ static int cmd_exec(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
+		fputs("usage: dunerun exec [OPTIONS] PROGRAM [ARGS...] (see dunerun --help)\n", stderr);
 		return 2;
 	}
 	char buf[PATH_MAX];
@@ -146,6 +146,6 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	usage(stderr);
+	fputs("usage: dunerun exec [OPTIONS] PROGRAM [ARGS...] (see dunerun --help)\n", stderr);
 	return 2;
 }

@@ -20,7 +20,7 @@
  */
 #include "dunerun/abi.h"
 
-#define SPIN_LIMIT 20000        /* ~50 us of `pause` before asking for an exit */
+#define SPIN_LIMIT 8000         /* ~180 us of `pause` before asking for an exit */
 
 	.section .head, "a"
 	.quad KERNEL_MAGIC
@@ -57,8 +57,6 @@ entry_syscall:
 
 	/* Identity queries are answered here from values the host
 	 * published: the cheapest round trip is no round trip. */
-	cmpl $0, MB_TRACE(%rax)
-	jne post
 	mov MB_NR(%rax), %rcx
 	cmp $39, %rcx           /* getpid */
 	je answer_pid
@@ -88,6 +86,8 @@ spin:
 	je answered
 	cmp $MB_BOUNCE, %ecx
 	je exit_path
+	cmpl $0, MB_POLLING(%rax)       /* the host thread went to sleep */
+	je exit_path
 	dec %r11d
 	jnz spin
 exit_path:
@@ -114,6 +114,17 @@ answer_pid:
 answer:
 	mov %rcx, MB_RET(%rax)
 	incq MB_GUEST_CALLS(%rax)
+	cmpl $0, MB_TRACE(%rax)
+	je finish
+	/* --trace: record the call for the host to print. */
+	mov MB_GUEST_CALLS(%rax), %r11
+	dec %r11
+	and $(MB_GTRACE_N - 1), %r11
+	shl $4, %r11
+	mov MB_NR(%rax), %rcx
+	mov %rcx, MB_GTRACE(%rax, %r11)
+	mov MB_RET(%rax), %rcx
+	mov %rcx, MB_GTRACE+8(%rax, %r11)
 finish:
 	movl $MB_IDLE, MB_STATE(%rax)
 	mov MB_RIP(%rax), %rcx

@@ -39,6 +39,8 @@ struct vmctx {
 	int stop;               /* tells the service thread to finish */
 	int wake;               /* futex word: wakes a sleeping service thread */
 	int in_flight;          /* the service thread owns the posted request */
+	uint64_t nexits, nserved_polling, nserved_exit;
+	uint64_t gtrace_seen;    /* guest-answered calls already traced */
 };
 
 int boot_supervisor(struct vmctx *vc);
@@ -53,5 +55,7 @@ void service_kick(struct vmctx *vc);
 void serve_request(struct vmctx *vc, int on_vcpu);
 /* Whether nr must be served on the vCPU thread (during an exit). */
 int needs_vcpu(uint64_t nr);
+/* --trace: prints the calls the guest answered since the last time. */
+void trace_guest_calls(struct vmctx *vc);
 
 #endif

@@ -93,6 +93,18 @@ static int kill_program(struct vmctx *vc, struct run_result *res, int vec,
 	return RUN_DONE;
 }
 
+/* Some hosts (PVM) raise #UD for `int $n` from ring 3 instead of checking
+ * the gate's privilege.  Architecturally only vector 3 (DPL 3) is
+ * reachable; any other `int $n` is a #GP, which is what Linux reports. */
+static int software_interrupt_vector(struct vmctx *vc, uint64_t rip)
+{
+	uint8_t insn[2];
+
+	if (mm_copy_in(vc->mm, insn, rip, sizeof insn) < 0 || insn[0] != 0xcd)
+		return 6;
+	return insn[1] == 3 ? 3 : 13;
+}
+
 /* The exception stub left the user registers alone and the hardware
  * frame (error code, rip, cs, rflags, rsp, ss) at the ring-0 rsp. */
 static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
@@ -114,6 +126,8 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 			 (unsigned long long)frame[1], (unsigned long long)frame[0]);
 		return panic(vc, res, what);
 	}
+	if (vec == 6)
+		vec = software_interrupt_vector(vc, frame[1]);
 	if (vec != 14)
 		return kill_program(vc, res, vec, frame, 0);
 	switch (mm_fault(vc->mm, s.cr2, frame[0])) {
@@ -149,6 +163,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 			if (!take(mb, s))
 				continue;
 			serve_request(vc, 1);
+			vc->nserved_exit++;
 			break;
 		}
 		if (s == MB_TAKEN && __atomic_load_n(&vc->in_flight, __ATOMIC_ACQUIRE)) {
@@ -220,6 +235,7 @@ static void run_loop(struct vmctx *vc, struct run_result *res)
 {
 	for (;;) {
 		int reason = kvm_vm_run(&vc->vm);
+		vc->nexits++;
 		if (reason < 0) {
 			fprintf(stderr, "dunerun: %s\n", vc->vm.err);
 			res->status = 125;
@@ -289,6 +305,12 @@ struct run_result monitor_exec(const char *path, char *const argv[],
 	}
 	run_loop(vc, &res);
 	service_stop(vc);
+	if (opt->trace)
+		trace_guest_calls(vc);
+	if (getenv("DUNERUN_DEBUG"))
+		fprintf(stderr, "dunerun: exits %llu, served by polling %llu, by exit %llu, in guest %llu\n",
+			(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
+			(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls);
 out_proc:
 	proc_release(&vc->proc);
 out:

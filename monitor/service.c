@@ -60,6 +60,8 @@ void serve_request(struct vmctx *vc, int on_vcpu)
 	for (int i = 0; i < 6; i++)
 		arg[i] = __atomic_load_n(&mb->arg[i], __ATOMIC_RELAXED);
 	pthread_mutex_lock(&vc->lock);
+	if (vc->opt->trace)
+		trace_guest_calls(vc);
 	mm_allow_updates(vc->mm, on_vcpu);
 	long ret = sys_call(&vc->proc, nr, arg);
 	mm_allow_updates(vc->mm, 0);
@@ -67,6 +69,24 @@ void serve_request(struct vmctx *vc, int on_vcpu)
 	mb->ret = ret;
 	mb->action = MB_RETURN;
 	__atomic_store_n(&mb->state, MB_DONE, __ATOMIC_RELEASE);
+}
+
+void trace_guest_calls(struct vmctx *vc)
+{
+	struct mailbox *mb = vc->mbox;
+	uint64_t n = __atomic_load_n(&mb->guest_calls, __ATOMIC_ACQUIRE);
+
+	if (n - vc->gtrace_seen > MB_GTRACE_N) {
+		dprintf(vc->proc.trace_fd, "... %llu calls answered in the guest not shown\n",
+			(unsigned long long)(n - vc->gtrace_seen - MB_GTRACE_N));
+		vc->gtrace_seen = n - MB_GTRACE_N;
+	}
+	for (; vc->gtrace_seen < n; vc->gtrace_seen++) {
+		uint64_t nr = mb->gtrace[vc->gtrace_seen % MB_GTRACE_N].nr;
+		long long ret = mb->gtrace[vc->gtrace_seen % MB_GTRACE_N].ret;
+		const char *name = sys_name(nr);
+		dprintf(vc->proc.trace_fd, "%s() = %lld [guest]\n", name ? name : "?", ret);
+	}
 }
 
 /* Takes a posted request: only one thread may serve it. */
@@ -91,6 +111,7 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 	__atomic_store_n(&vc->in_flight, 1, __ATOMIC_SEQ_CST);
 	if (take(mb, MB_POSTED)) {
 		serve_request(vc, 0);
+		vc->nserved_polling++;
 		*last = now_ns();
 	}
 	__atomic_store_n(&vc->in_flight, 0, __ATOMIC_SEQ_CST);

@@ -87,7 +87,10 @@
 #define MB_VV_GID       0x70    /* u64: gid | egid << 32 */
 #define MB_VV_PPID      0x78    /* u64 */
 #define MB_GUEST_CALLS  0x80    /* u64: syscalls answered in the guest */
-#define MB_TRACE        0x88    /* u32: 1 = forward everything (for --trace) */
+#define MB_TRACE        0x88    /* u32: 1 = record calls answered in the guest */
+#define MB_GTRACE       0x90    /* { u64 nr; u64 ret; } [32]: the last calls
+				   answered in the guest, at guest_calls - 1 */
+#define MB_GTRACE_N     32
 
 /* ---- The kernel control block (GPA_KCB, supervisor only) ------------ */
 
@@ -146,6 +149,8 @@ struct mailbox {
 	uint64_t vv_ppid;
 	uint64_t guest_calls;
 	uint32_t trace;
+	uint32_t pad;
+	struct { uint64_t nr, ret; } gtrace[MB_GTRACE_N];
 };
 
 struct kcb {
@@ -166,6 +171,7 @@ _Static_assert(__builtin_offsetof(struct mailbox, vv_pid) == MB_VV_PID, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, vv_ppid) == MB_VV_PPID, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, guest_calls) == MB_GUEST_CALLS, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, trace) == MB_TRACE, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, gtrace) == MB_GTRACE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
 #endif

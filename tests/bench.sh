@@ -1,0 +1,66 @@
+#!/bin/bash
+# bench.sh BUILD_DIR: dunerun against native, measured side by side in one
+# run (the two alternate, so drift hits both), min and median over repeats.
+# These machines are noisy: read the ratios, not the absolute numbers.
+set -euo pipefail
+B=${1:-build}
+R=${BENCH_REPEATS:-7}
+D=$B/bench
+mkdir -p "$D"
+cd "$(dirname "$0")/.."
+
+musl-gcc -static -O2 tests/bench/micro.c -o "$D/micro"
+musl-gcc -static -O2 tests/bench/timeit.c -o "$D/timeit"
+printf '#include <stdio.h>\nint main(void){puts("hello, world");return 0;}\n' > "$D/hello.c"
+musl-gcc -static -O2 "$D/hello.c" -o "$D/hello"
+[ -f "$D/data100m" ] || head -c 100M /dev/urandom > "$D/data100m"
+
+DR="$B/dunerun exec"
+# min and median of the numbers on stdin
+stats() { sort -g | awk '{v[NR]=$1} END {printf "%.1f %.1f", v[1], v[int((NR+1)/2)]}'; }
+
+# row NAME UNIT NATIVE-CMD -- VARIANT-LABEL CMD [-- LABEL CMD ...]
+# Each command prints one number per run.
+row() {
+	local name=$1 unit=$2
+	shift 2
+	local -a labels=() cmds=()
+	local cur=""
+	for a in "$@"; do
+		if [ "$a" = "--" ]; then cmds+=("$cur"); cur=""; else cur+="$a "; fi
+	done
+	cmds+=("$cur")
+	local n=${#cmds[@]}
+	for ((i = 0; i < n; i++)); do : > "$D/s$i"; done
+	for ((r = 0; r < R; r++)); do
+		for ((i = 0; i < n; i++)); do eval "${cmds[$i]}" >> "$D/s$i"; done
+	done
+	read -r nmin nmed < <(stats < "$D/s0")
+	for ((i = 1; i < n; i++)); do
+		read -r label rest <<< "${cmds[$i]}"
+		read -r dmin dmed < <(stats < "$D/s$i")
+		printf '| %-34s | %-8s | %10s | %10s | %10s | %10s | %7s |\n' \
+			"$name ($label)" "$unit" "$nmin" "$nmed" "$dmin" "$dmed" \
+			"$(awk -v a="$dmed" -v b="$nmed" 'BEGIN{printf "%.2fx", b > 0 ? a / b : 0}')"
+	done
+}
+
+# One sample: the median of a handful of spawns, in microseconds.
+startup() { "$D/timeit" 5 "$@" | stats | awk '{print $2}'; }
+wall_ms() { "$D/timeit" 1 "$@" | awk '{printf "%.1f\n", $1 / 1000}'; }
+
+echo "dunerun benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $R repeats"
+echo
+echo '| benchmark                          | unit     | native min | native med | dunerun min | dunerun med | ratio |'
+echo '|------------------------------------|----------|-----------:|-----------:|-----------:|-----------:|------:|'
+row "startup of hello" us "startup $D/hello" -- "dunerun" "startup $B/dunerun exec $D/hello"
+row "getpid round trip" ns "$D/micro getpid 200000" -- "dunerun" "$DR $D/micro getpid 200000" \
+	-- "no-poll" "$DR --no-poll $D/micro getpid 200000"
+row "1-byte write to /dev/null" ns "$D/micro write 50000" -- "dunerun" "$DR $D/micro write 50000" \
+	-- "no-poll" "$DR --no-poll $D/micro write 20000"
+row "first touch of 256 MiB" ns/page "$D/micro touch" -- "dunerun" "$DR $D/micro touch"
+row "mmap+touch+munmap 4 KiB" ns "$D/micro mmap 20000" -- "dunerun" "$DR $D/micro mmap 5000"
+row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data100m" \
+	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/busybox sha256sum $D/data100m"
+row "sqlite speedtest1 --size 25 --memdb" ms "wall_ms $B/progs/speedtest1 --size 25 --memdb" \
+	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/speedtest1 --size 25 --memdb"

@@ -1,0 +1,31 @@
+-- Lua doing I/O in the work directory: write, read back, rename, remove.
+local name = "lua-out.txt"
+local f = assert(io.open(name, "w"))
+for i = 1, 1000 do f:write(string.format("%d\t%s\t%.3f\n", i, ("x"):rep(i % 17), math.sqrt(i))) end
+f:close()
+local lines, bytes = 0, 0
+for line in io.lines(name) do lines = lines + 1; bytes = bytes + #line + 1 end
+print("wrote and read", lines, "lines", bytes, "bytes")
+local g = assert(io.open(name, "rb"))
+local all = g:read("a")
+g:seek("set", 10)
+print("seek 10 then read 5:", g:read(5))
+print("size by seek end:", g:seek("end"))
+g:close()
+print("same size:", #all == bytes)
+assert(os.rename(name, "renamed.txt"))
+print("open old name:", io.open(name, "r") == nil)
+print("getenv DUNERUN_TEST_VAR:", os.getenv("DUNERUN_TEST_VAR"))
+print("getenv missing:", os.getenv("NO_SUCH_VARIABLE_HERE"))
+local ok, err = io.open("/nonexistent/dir/file", "w")
+print("open in a missing dir:", ok, err)
+local t = os.time()
+print("os.time is recent:", t > 1600000000)
+print("os.clock is a number:", type(os.clock()) == "number")
+local tmp = assert(io.open("scratch.bin", "wb"))
+tmp:write(string.rep("\0\1\2\255", 4096))
+tmp:close()
+print("remove scratch:", os.remove("scratch.bin"))
+print("remove again:", os.remove("scratch.bin"))
+io.stderr:write("a line on stderr\n")
+os.exit(3)

@@ -1,0 +1,45 @@
+#!/bin/bash
+# check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
+# layer), the fuzz corpora as regression inputs, and the native-vs-dunerun
+# comparison suite, then prints one total line: "N passed, N failed".
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0
+
+# Adds the counts from a runner's "N passed, N failed[, N skipped]" line.
+tally() {
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $2: no summary line (crashed?)"
+		fail=$((fail + 1))
+		return
+	fi
+	set -- $line
+	pass=$((pass + $1)) fail=$((fail + $3))
+	case "$line" in *skipped*) skip=$((skip + $5)) ;; esac
+}
+
+run_part() {        # name command...
+	local name=$1 log="$B/logs/test-$1.log"
+	shift
+	mkdir -p "$B/logs"
+	echo "== $name"
+	"$@" 2>&1 | tee "$log" | grep -E '^(FAIL|SKIP)' | head -n 50
+	tally "$log" "$name"
+}
+
+make -s "$B/unit/test_loader" "$B/unit/test_sys" || { echo "0 passed, 1 failed"; exit 1; }
+run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua"
+run_part unit-sys "$B/unit/test_sys"
+run_part cli tests/cli.sh "$B"
+run_part programs tests/run.sh "$B"
+
+echo
+if [ "$skip" -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[ "$fail" -eq 0 ]

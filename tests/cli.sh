@@ -1,0 +1,82 @@
+#!/bin/bash
+# cli.sh BUILD_DIR: the launcher's own behaviour on bad input and hostile
+# environments: each case checks the exit status and the one-line message.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/.."
+DR=$B/dunerun
+T=$(mktemp -d /tmp/dunerun-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+
+# expect NAME STATUS PATTERN CMD...: CMD exits with STATUS and its stderr
+# matches the extended regex PATTERN (and has no more than 3 lines), or is
+# empty if PATTERN is "-".
+expect() {
+	local name=$1 want=$2 pat=$3
+	shift 3
+	timeout -k 5 60 "$@" > "$T/out" 2> "$T/err"
+	local got=$?
+	local ok=0
+	if [ "$pat" = - ]; then
+		[ -s "$T/err" ] || ok=1
+	elif grep -Eq -- "$pat" "$T/err" && [ "$(wc -l < "$T/err")" -le 3 ]; then
+		ok=1
+	fi
+	if [ "$got" = "$want" ] && [ "$ok" = 1 ]; then
+		echo "PASS $name"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $name: status $got (want $want), stderr:"
+		head -n 5 "$T/err" | sed 's/^/    /'
+		fail=$((fail + 1))
+	fi
+}
+
+printf '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n' > "$T/hi.c"
+musl-gcc -static -O1 "$T/hi.c" -o "$T/hi"
+gcc -O1 "$T/hi.c" -o "$T/hi-dynamic"
+gcc -O1 -static-pie "$T/hi.c" -o "$T/hi-static-pie"
+head -c 100 "$T/hi" > "$T/truncated"
+head -c 3000 "$T/hi" > "$T/truncated-phdrs"
+printf '#!/bin/sh\necho hi\n' > "$T/script"
+chmod +x "$T/script" "$T/truncated" "$T/truncated-phdrs"
+cat > "$T/hog.c" <<'EOF'
+#include <stdlib.h>
+#include <string.h>
+int main(void) { for (;;) { char *p = malloc(1 << 20); if (!p) return 3; memset(p, 1, 1 << 20); } }
+EOF
+musl-gcc -static -O1 "$T/hog.c" -o "$T/hog"
+musl-gcc -static -O1 tests/bench/micro.c -o "$T/micro"
+
+expect no-args 2 'usage: dunerun exec' "$DR"
+expect unknown-option 2 "unknown option '--bogus'" "$DR" exec --bogus "$T/hi"
+expect bad-mem 2 '--mem needs a size' "$DR" exec --mem lots "$T/hi"
+expect tiny-mem 2 '--mem needs a size' "$DR" exec --mem 1M "$T/hi"
+expect not-found 127 'nosuchprogram: No such file or directory' "$DR" exec "$T/nosuchprogram"
+expect not-in-path 127 'No such file' env PATH=/nonexistent "$DR" exec nosuchprogram
+expect directory 126 'not a regular file' "$DR" exec "$T"
+expect dynamic 126 'dynamic' "$DR" exec "$T/hi-dynamic"
+expect script 126 'not an ELF' "$DR" exec "$T/script"
+expect truncated-header 126 'truncated|too small|short' "$DR" exec "$T/truncated"
+expect truncated-phdrs 126 'truncated|beyond|outside|short' "$DR" exec "$T/truncated-phdrs"
+expect static-pie 0 - "$DR" exec "$T/hi-static-pie"
+expect out-of-memory 137 'out of guest memory' "$DR" exec --mem 64M "$T/hog"
+expect trace-markers 0 '\[guest\]' "$DR" exec --trace "$T/micro" getpid 3
+expect trace-forwarded 0 'write\(1, "hi\\n", 3\) = 3 \[host\]' "$DR" exec --trace "$T/hi"
+
+# /dev/kvm missing or forbidden: a clear one-line error, status 125.
+if unshare --mount true 2> /dev/null; then
+	expect no-dev-kvm 125 '/dev/kvm does not exist' \
+		unshare --mount sh -c "mount -t tmpfs none /dev && exec $DR exec $T/hi"
+else
+	echo "SKIP no-dev-kvm: unshare --mount not permitted"
+fi
+if id nobody > /dev/null 2>&1 && command -v setpriv > /dev/null; then
+	chmod 755 "$T"
+	expect kvm-forbidden 125 'permission denied' \
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$DR" exec "$T/hi"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
