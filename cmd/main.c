@@ -91,6 +91,18 @@ static void die_of(int sig)
 	_exit(128 + sig);
 }
 
+/* Each descriptor the program holds is one of ours, so allow as many as
+ * the hard limit lets us. */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 static int cmd_exec(int argc, char **argv)
 {
 	struct run_options opt = { .mem = DEFAULT_MEM };
@@ -127,6 +139,7 @@ static int cmd_exec(int argc, char **argv)
 	}
 	char buf[PATH_MAX];
 	const char *path = find_program(argv[i], buf, sizeof buf);
+	raise_nofile();
 	struct run_result r = monitor_exec(path, argv + i, environ, &opt);
 	if (r.signal)
 		die_of(r.signal);

@@ -22,7 +22,9 @@
 
 struct mm;
 
+#ifndef PAGE_SIZE
 #define PAGE_SIZE 4096UL
+#endif
 
 /* Reserves guest-physical memory of mem_size bytes (rounded to 2 MiB)
  * backed lazily by the host.  Returns NULL with errno set. */
@@ -83,6 +85,9 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot);
 long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr);
 long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice);
+/* Shared file pages already live in the host's page cache; MS_SYNC also
+ * writes them to the file system. */
+long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags);
 
 /* --- Faults --- */
 

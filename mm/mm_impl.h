@@ -38,6 +38,8 @@ struct chunk {
 struct vma {
 	uint64_t start, end;    /* page-aligned, end exclusive */
 	int prot;
+	int maxprot;            /* what mprotect may grant (shared files) */
+	int shared;             /* pages are a host file's, not ours to drop */
 };
 
 struct mm {
@@ -55,6 +57,8 @@ struct mm {
 	struct vma *vma;        /* sorted, non-overlapping */
 	int nvma, vma_cap;
 	uint64_t brk_base, brk;
+
+	uint64_t *file_page;    /* bitmap: the page is a host file mapping */
 
 	int allow_updates;
 	int full_resync;

@@ -100,6 +100,20 @@ static void release_chunk(struct mm *mm, uint32_t c)
 	mm->chunk[c].state = CHUNK_FREE;
 }
 
+/* A page that mapped a host file gets anonymous (zero) memory back;
+ * clearing it in place would write zeros into the file. */
+static int unmap_file_page(struct mm *mm, uint64_t gpa)
+{
+	uint64_t bit = gpa / PAGE_SIZE;
+
+	if (!mm->file_page || !(mm->file_page[bit / 64] & (1ULL << (bit % 64))))
+		return 0;
+	mm->file_page[bit / 64] &= ~(1ULL << (bit % 64));
+	mmap(mm->host + gpa, PAGE_SIZE, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	return 1;
+}
+
 void phys_free_page(struct mm *mm, uint64_t gpa)
 {
 	uint32_t c = gpa / HUGE_SIZE;
@@ -111,11 +125,13 @@ void phys_free_page(struct mm *mm, uint64_t gpa)
 		return;
 	ch->bitmap[i / 64] &= ~(1ULL << (i % 64));
 	account(mm, -(int64_t)PAGE_SIZE);
+	int was_file = unmap_file_page(mm, gpa);
 	if (--ch->used == 0) {
 		release_chunk(mm, c);
 		return;
 	}
-	memset(mm->host + gpa, 0, PAGE_SIZE);
+	if (!was_file)
+		memset(mm->host + gpa, 0, PAGE_SIZE);
 	mm->split_hint = c;
 }
 

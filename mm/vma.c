@@ -6,9 +6,11 @@
  * copies read at mmap time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mm_impl.h"
@@ -112,30 +114,44 @@ static int vma_cut(struct mm *mm, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* Inserts a VMA over a free range, merging with equal neighbours. */
-static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot)
+static int vma_same(const struct vma *v, const struct vma *w)
 {
+	return v->prot == w->prot && v->maxprot == w->maxprot && v->shared == w->shared;
+}
+
+/* Inserts a VMA over a free range, merging with equal neighbours. */
+static int vma_insert_like(struct mm *mm, const struct vma *new)
+{
+	uint64_t start = new->start, end = new->end;
 	int i = vma_after(mm, start);
 
-	if (i > 0 && mm->vma[i - 1].end == start && mm->vma[i - 1].prot == prot) {
+	if (i > 0 && mm->vma[i - 1].end == start && vma_same(&mm->vma[i - 1], new)) {
 		mm->vma[i - 1].end = end;
-		if (i < mm->nvma && mm->vma[i].start == end && mm->vma[i].prot == prot) {
+		if (i < mm->nvma && mm->vma[i].start == end && vma_same(&mm->vma[i], new)) {
 			mm->vma[i - 1].end = mm->vma[i].end;
 			memmove(&mm->vma[i], &mm->vma[i + 1], (mm->nvma - i - 1) * sizeof mm->vma[0]);
 			mm->nvma--;
 		}
 		return 0;
 	}
-	if (i < mm->nvma && mm->vma[i].start == end && mm->vma[i].prot == prot) {
+	if (i < mm->nvma && mm->vma[i].start == end && vma_same(&mm->vma[i], new)) {
 		mm->vma[i].start = start;
 		return 0;
 	}
 	if (vma_reserve(mm, 1) < 0)
 		return -ENOMEM;
 	memmove(&mm->vma[i + 1], &mm->vma[i], (mm->nvma - i) * sizeof mm->vma[0]);
-	mm->vma[i] = (struct vma){ start, end, prot };
+	mm->vma[i] = *new;
 	mm->nvma++;
 	return 0;
+}
+
+/* An ordinary private mapping. */
+static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot)
+{
+	struct vma v = { start, end, prot, PROT_ALL, 0 };
+
+	return vma_insert_like(mm, &v);
 }
 
 /* ---- creation ------------------------------------------------------ */
@@ -179,6 +195,7 @@ void mm_destroy(struct mm *mm)
 		munmap(mm->host, mm->size);
 	free(mm->chunk);
 	free(mm->vma);
+	free(mm->file_page);
 	free(mm);
 }
 
@@ -274,9 +291,7 @@ static uint64_t find_free(struct mm *mm, uint64_t len, uint64_t top, uint64_t al
 
 	for (int i = mm->nvma - 1; i >= -1; i--) {
 		uint64_t floor = i >= 0 ? mm->vma[i].end : MMAP_MIN_ADDR;
-		if (floor >= end)
-			continue;
-		if (end - floor >= len) {
+		if (floor < end && end - floor >= len) {
 			uint64_t start = (end - len) & ~(align - 1);
 			if (start >= floor)
 				return start;
@@ -330,6 +345,45 @@ static int read_file_into(struct mm *mm, uint64_t addr, uint64_t len, int fd,
 	return 0;
 }
 
+/* Backs guest pages with the host file itself (MAP_SHARED over their
+ * guest-physical memory), so stores reach the page cache and other
+ * readers, as on Linux.  Only pages inside the file are mapped. */
+static long map_shared_file(struct mm *mm, uint64_t addr, uint64_t len,
+			    int prot, int fd, uint64_t off)
+{
+	struct stat st;
+	int mode = fcntl(fd, F_GETFL);
+	int maxprot = PROT_READ | PROT_EXEC | ((mode & O_ACCMODE) == O_RDWR ? PROT_WRITE : 0);
+
+	if (mode < 0 || fstat(fd, &st) < 0)
+		return -EBADF;
+	if ((mode & O_ACCMODE) == O_WRONLY || (prot & ~maxprot))
+		return -EACCES;
+	if (!mm->file_page) {
+		mm->file_page = calloc(mm->size / PAGE_SIZE / 64 + 1, 8);
+		if (!mm->file_page)
+			return -ENOMEM;
+	}
+	struct vma v = { addr, addr + len, prot, maxprot, 1 };
+	if (vma_insert_like(mm, &v) < 0)
+		return -ENOMEM;
+	int host_prot = PROT_READ | (maxprot & PROT_WRITE);
+	for (uint64_t o = 0; o < len && off + o < (uint64_t)st.st_size; o += PAGE_SIZE) {
+		uint64_t gpa = phys_alloc_page(mm);
+		uint64_t *pte = gpa ? pt_entry(mm, addr + o, 1, 1, PTE_P | PTE_W | PTE_U) : NULL;
+		if (!pte || mmap(mm->host + gpa, PAGE_SIZE, host_prot,
+				 MAP_SHARED | MAP_FIXED, fd, off + o) == MAP_FAILED) {
+			if (gpa)
+				phys_free_page(mm, gpa);
+			mm_munmap(mm, addr, len);
+			return -ENOMEM;
+		}
+		mm->file_page[gpa / PAGE_SIZE / 64] |= 1ULL << (gpa / PAGE_SIZE % 64);
+		*pte = gpa | pt_prot_bits(prot);
+	}
+	return addr;
+}
+
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off)
 {
@@ -343,8 +397,6 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 	len = page_up(len);
 	if (!len || len > USER_VA_END)
 		return -ENOMEM;
-	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE && (prot & PROT_WRITE))
-		return -ENODEV; /* shared writable files: see docs/limitations */
 	if (fixed) {
 		if (addr & (PAGE_SIZE - 1))
 			return -EINVAL;
@@ -368,6 +420,8 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 				return -ENOMEM;
 		}
 	}
+	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)
+		return map_shared_file(mm, addr, len, prot, fd, off);
 	if (vma_insert(mm, addr, addr + len, prot) < 0)
 		return -ENOMEM;
 	if (!(flags & MAP_ANONYMOUS)) {
@@ -391,9 +445,19 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 		return -ENOMEM;
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
-	if (vma_cut(mm, addr, addr + len) < 0 ||
-	    vma_insert(mm, addr, addr + len, prot) < 0)
-		return -ENOMEM;
+	for (uint64_t a = addr; a < addr + len; a = vma_find(mm, a)->end)
+		if (prot & ~vma_find(mm, a)->maxprot)
+			return -EACCES;
+	/* Each VMA in the range keeps its kind; only prot changes. */
+	for (uint64_t a = addr; a < addr + len;) {
+		struct vma v = *vma_find(mm, a);
+		v.start = a;
+		v.end = v.end < addr + len ? v.end : addr + len;
+		v.prot = prot;
+		if (vma_cut(mm, v.start, v.end) < 0 || vma_insert_like(mm, &v) < 0)
+			return -ENOMEM;
+		a = v.end;
+	}
 	return pt_protect_range(mm, addr, addr + len, prot) < 0 ? -ENOMEM : 0;
 }
 
@@ -407,8 +471,36 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
 	/* Dropping anonymous private pages: they read back as zero. */
-	if (advice == MADV_DONTNEED || advice == MADV_FREE)
-		return pt_unmap_range(mm, addr, addr + len) < 0 ? -ENOMEM : 0;
+	if (advice != MADV_DONTNEED && advice != MADV_FREE)
+		return 0;
+	for (uint64_t a = addr; a < addr + len;) {
+		struct vma *v = vma_find(mm, a);
+		uint64_t end = v->end < addr + len ? v->end : addr + len;
+		if (!v->shared && pt_unmap_range(mm, a, end) < 0)
+			return -ENOMEM;
+		a = end;
+	}
+	return 0;
+}
+
+long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
+{
+	if ((addr & (PAGE_SIZE - 1)) || (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) ||
+	    ((flags & MS_ASYNC) && (flags & MS_SYNC)))
+		return -EINVAL;
+	len = page_up(len);
+	if (!user_range_ok(addr, len))
+		return -ENOMEM;
+	if (!range_is_mapped(mm, addr, addr + len))
+		return -ENOMEM;
+	if (!(flags & MS_SYNC))
+		return 0;
+	for (uint64_t a = addr; a < addr + len; a += PAGE_SIZE) {
+		int huge;
+		uint64_t *e = vma_find(mm, a)->shared ? pt_leaf(mm, a, &huge) : NULL;
+		if (e && msync(mm->host + (*e & PTE_ADDR), PAGE_SIZE, MS_SYNC) < 0)
+			return -EIO;
+	}
 	return 0;
 }
 
@@ -445,15 +537,17 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	struct vma *v = vma_find(mm, old);
 	if (!v || old + oldlen > v->end)
 		return -EFAULT;
-	int prot = v->prot;
+	struct vma kind = *v;
 	if (!(flags & MREMAP_FIXED)) {
 		if (newlen <= oldlen) {
 			long r = mm_munmap(mm, old + newlen, oldlen - newlen);
 			return r < 0 ? r : (long)old;
 		}
-		if (range_is_free(mm, old + oldlen, old + newlen))
-			return vma_insert(mm, old + oldlen, old + newlen, prot) < 0
-				       ? -ENOMEM : (long)old;
+		if (range_is_free(mm, old + oldlen, old + newlen)) {
+			kind.start = old + oldlen;
+			kind.end = old + newlen;
+			return vma_insert_like(mm, &kind) < 0 ? -ENOMEM : (long)old;
+		}
 		if (!(flags & MREMAP_MAYMOVE))
 			return -ENOMEM;
 		newaddr = find_free(mm, newlen, USER_MMAP_TOP, PAGE_SIZE);
@@ -468,7 +562,9 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 			return r;
 	}
 	uint64_t keep = oldlen < newlen ? oldlen : newlen;
-	if (vma_insert(mm, newaddr, newaddr + newlen, prot) < 0 ||
+	kind.start = newaddr;
+	kind.end = newaddr + newlen;
+	if (vma_insert_like(mm, &kind) < 0 ||
 	    pt_move_range(mm, old, newaddr, keep) < 0)
 		return -ENOMEM;
 	long r = mm_munmap(mm, old, oldlen);

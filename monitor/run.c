@@ -159,6 +159,8 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 
 	for (;;) {
 		uint32_t s = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
+		if (vc->proc.exited)
+			break;
 		if (s == MB_POSTED || s == MB_BOUNCE) {
 			if (!take(mb, s))
 				continue;
@@ -177,6 +179,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	service_kick(vc);
 	if (vc->proc.exited) {
 		res->status = vc->proc.exit_code;
+		res->signal = vc->proc.exit_signal;
 		return RUN_DONE;
 	}
 	if (vc->proc.fs_dirty) {

@@ -68,7 +68,10 @@ void serve_request(struct vmctx *vc, int on_vcpu)
 	pthread_mutex_unlock(&vc->lock);
 	mb->ret = ret;
 	mb->action = MB_RETURN;
-	__atomic_store_n(&mb->state, MB_DONE, __ATOMIC_RELEASE);
+	/* A program that just died (exit, or a signal such as SIGPIPE) must
+	 * not run on: send it to the exit path, where the vCPU thread stops. */
+	__atomic_store_n(&mb->state, vc->proc.exited ? MB_BOUNCE : MB_DONE,
+			 __ATOMIC_RELEASE);
 }
 
 void trace_guest_calls(struct vmctx *vc)

@@ -27,6 +27,7 @@
 #                        (dunerun is judged against native by compare=status)
 #   stdin=FILE           default /dev/null
 #   needs='VAR...'       skip unless each VAR names an executable
+#   pending='REASON'     skip: the feature is planned, not built (say which issue)
 #   timeout=SECONDS
 #   dunerun_stdout=FILE  (in tests/cases/) the expected stdout under dunerun
 #   dunerun_status=N     the expected status under dunerun
@@ -135,11 +136,14 @@ differ() {
 
 passed=0 failed=0 skipped=0
 for file in "$CASES"/*.case; do
-	name='' cmd='' script='' compare=stdout,stderr,status status='' stdin=/dev/null needs=''
+	name='' cmd='' script='' compare=stdout,stderr,status status='' stdin=/dev/null needs='' pending=''
 	timeout=$TIMEOUT dunerun_stdout='' dunerun_status=''
 	. "$file"
 	name=${name:-$(basename "$file" .case)}
 	[[ $name == *$PATTERN* ]] || continue
+	if [ -n "$pending" ]; then
+		echo "SKIP $name (pending: $pending)"; skipped=$((skipped + 1)); continue
+	fi
 	missing=''
 	for v in $needs; do [ -x "${!v:-}" ] || missing+=" $v"; done
 	if [ -n "$missing" ]; then

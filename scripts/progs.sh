@@ -1,0 +1,53 @@
+#!/bin/bash
+# progs.sh BUILD_DIR: real, fully static programs for the tests, in BUILD_DIR/progs:
+# busybox (Debian's static build), and lua, sqlite3, speedtest1 built from Debian source
+# with musl-gcc. Idempotent; a second run is offline.
+. "$(dirname "$0")/lib.sh"
+setup "$@"
+P="$B/progs"
+mkdir -p "$P"
+
+# tcl: sqlite's build generates its amalgamation with tclsh.
+need_pkgs musl-tools dpkg-dev busybox-static tcl file
+
+# check NAME ARGS...: the program must be static and run natively before we call it done.
+check() {
+	local f="$P/$1"; shift
+	file "$f" | grep -q 'statically linked' || die "$f is not statically linked: $(file -b "$f")"
+	"$f" "$@" >"$B/logs/check-$(basename "$f").log" 2>&1 || die "$f $* failed; see $B/logs/check-$(basename "$f").log"
+}
+
+if ! done_ busybox; then
+	STEP=busybox; log "install $STEP"
+	install -m 755 /bin/busybox "$P/busybox"
+	check busybox echo ok
+	mark busybox
+fi
+
+# Debian's patches turn both builds into libtool shared-library builds; upstream's
+# Makefiles build static programs directly.
+fetch_src --skip-patches lua5.4 sqlite3
+
+if ! done_ lua; then
+	STEP=lua; log "build $STEP"
+	quiet lua make -C "$B/src/lua5.4/src" -j2 CC=musl-gcc MYLDFLAGS=-static linux
+	install -m 755 "$B/src/lua5.4/src/lua" "$P/lua"
+	check lua -e 'assert(1+1 == 2)'
+	mark lua
+fi
+
+if ! done_ sqlite3; then
+	STEP=sqlite3; log "build $STEP and speedtest1"
+	mkdir -p "$B/src/sqlite3/bld"
+	cd "$B/src/sqlite3/bld"
+	quiet sqlite3 ../configure CC=musl-gcc --disable-shared --disable-tcl --disable-readline
+	# -all-static: libtool's spelling of -static for the programs it links.
+	quiet sqlite3 make -j2 sqlite3 speedtest1 LTLINK_EXTRAS=-all-static
+	install -m 755 sqlite3 speedtest1 "$P/"
+	cd "$B"
+	check sqlite3 :memory: 'select 1'
+	check speedtest1 --size 1 --memdb
+	mark sqlite3
+fi
+
+log "ok: $(echo "$P"/*)"

@@ -1,0 +1,253 @@
+/*
+ * Signals, as far as they can be handled without running program code.
+ *
+ * Actions, the blocked mask and the alternate stack are bookkeeping read
+ * back as Linux would.  A signal sent to the program (kill, tkill, tgkill
+ * to itself, or the SIGPIPE of a write to a broken pipe) gets its Linux
+ * fate here: discarded if ignored, kept pending if blocked, the end of the
+ * program if its default action terminates it.  A signal with a handler
+ * stays in p->sigpending for the caller, which alone can run the handler.
+ * Signals never reach other processes.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include "internal.h"
+
+#define NSIG_KERNEL 64
+#define SIGBIT(s) (1ULL << ((s) - 1))
+#define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP))
+/* The kernel's SIG_DFL and SIG_IGN handler values. */
+#define K_SIG_DFL 0
+#define K_SIG_IGN 1
+/* sigaltstack: the kernel's minimum size and flag (asm/signal.h). */
+#define K_MINSIGSTKSZ 2048
+#define K_SS_AUTODISARM (1U << 31)
+
+/* Signals whose default action is to do nothing. */
+static int default_ignored(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+/* Signals whose default action stops the process.  There is no one to
+ * continue it, so they are treated as ignored. */
+static int default_stops(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void killed_by(struct proc *p, int sig)
+{
+	p->exited = 1;
+	p->exit_signal = sig;
+	p->exit_code = 128 + sig;
+}
+
+/* An unblocked sig arrives: act as its disposition says. */
+static void deliver(struct proc *p, int sig)
+{
+	uint64_t h = p->sigact[sig - 1].handler;
+
+	if (sig == SIGKILL) {
+		killed_by(p, sig);
+	} else if (h == K_SIG_IGN) {
+		;
+	} else if (h == K_SIG_DFL) {
+		if (!default_ignored(sig) && !default_stops(sig))
+			killed_by(p, sig);
+	} else {
+		p->sigpending |= SIGBIT(sig);
+	}
+}
+
+void sig_send(struct proc *p, int sig)
+{
+	/* Blocked signals are never discarded: the action may change before
+	 * they are unblocked. */
+	if (p->sigmask & SIGBIT(sig) & ~UNBLOCKABLE)
+		p->sigpending |= SIGBIT(sig);
+	else
+		deliver(p, sig);
+}
+
+/* After a change of mask or action: pending signals that are no longer
+ * blocked are delivered, in signal-number order as Linux does. */
+static void recheck_pending(struct proc *p)
+{
+	int sig;
+
+	for (sig = 1; sig <= NSIG_KERNEL && !p->exited; sig++) {
+		uint64_t bit = SIGBIT(sig);
+		if (!(p->sigpending & bit) || (p->sigmask & bit))
+			continue;
+		p->sigpending &= ~bit;
+		deliver(p, sig);
+	}
+}
+
+void sig_init(struct proc *p)
+{
+	struct sigaction sa;
+	sigset_t set;
+	int sig;
+
+	/* Like execve: the blocked mask is kept, and so are ignored signals. */
+	if (sigprocmask(SIG_BLOCK, NULL, &set) == 0)
+		memcpy(&p->sigmask, &set, sizeof p->sigmask);
+	p->sigmask &= ~UNBLOCKABLE;
+	for (sig = 1; sig <= NSIG_KERNEL; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			p->sigact[sig - 1].handler = K_SIG_IGN;
+	p->altstack.flags = SS_DISABLE;
+	/* The launcher writes for the program: a broken pipe must give EPIPE,
+	 * and the program its SIGPIPE (see sys_call), not end the launcher. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+long sys_rt_sigaction(struct proc *p, const uint64_t *a)
+{
+	int sig = argint(a[0]);
+	struct { uint64_t handler, flags, restorer, mask; } act, old;
+
+	if (a[3] != 8)
+		return -EINVAL;
+	if (sig < 1 || sig > NSIG_KERNEL)
+		return -EINVAL;
+	if (a[1] && (sig == SIGKILL || sig == SIGSTOP))
+		return -EINVAL;
+	/* Read the new action before writing the old: they may overlap. */
+	if (a[1] && mm_copy_in(p->mm, &act, a[1], sizeof act) < 0)
+		return -EFAULT;
+	memcpy(&old, &p->sigact[sig - 1], sizeof old);
+	if (a[1]) {
+		act.mask &= ~UNBLOCKABLE;
+		memcpy(&p->sigact[sig - 1], &act, sizeof act);
+		/* A pending signal that is now ignored is discarded. */
+		if (act.handler == K_SIG_IGN ||
+		    (act.handler == K_SIG_DFL && default_ignored(sig)))
+			p->sigpending &= ~SIGBIT(sig);
+	}
+	if (a[2] && mm_copy_out(p->mm, a[2], &old, sizeof old) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+long sys_rt_sigprocmask(struct proc *p, const uint64_t *a)
+{
+	uint64_t set, old = p->sigmask;
+
+	if (a[3] != 8)
+		return -EINVAL;
+	if (a[1]) {
+		if (mm_copy_in(p->mm, &set, a[1], sizeof set) < 0)
+			return -EFAULT;
+		switch (argint(a[0])) {
+		case SIG_BLOCK:
+			p->sigmask |= set;
+			break;
+		case SIG_UNBLOCK:
+			p->sigmask &= ~set;
+			break;
+		case SIG_SETMASK:
+			p->sigmask = set;
+			break;
+		default:
+			return -EINVAL;
+		}
+		p->sigmask &= ~UNBLOCKABLE;
+	}
+	if (a[2] && mm_copy_out(p->mm, a[2], &old, sizeof old) < 0)
+		return -EFAULT;
+	recheck_pending(p);
+	return 0;
+}
+
+long sys_rt_sigpending(struct proc *p, const uint64_t *a)
+{
+	/* Pending means raised while blocked. */
+	uint64_t set = p->sigpending & p->sigmask;
+
+	if (a[1] > 8)
+		return -EINVAL;
+	return mm_copy_out(p->mm, a[0], &set, (size_t)a[1]) < 0 ? -EFAULT : 0;
+}
+
+long sys_sigaltstack(struct proc *p, const uint64_t *a)
+{
+	/* stack_t: { void *ss_sp; int ss_flags; size_t ss_size; } */
+	struct { uint64_t sp; int32_t flags, pad; uint64_t size; } ss, old;
+	int mode;
+
+	memset(&old, 0, sizeof old);
+	old.sp = p->altstack.sp;
+	old.flags = p->altstack.flags;
+	old.size = p->altstack.size;
+	if (a[0]) {
+		if (mm_copy_in(p->mm, &ss, a[0], sizeof ss) < 0)
+			return -EFAULT;
+		mode = ss.flags & ~(int32_t)K_SS_AUTODISARM;
+		if (mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0)
+			return -EINVAL;
+		if (mode == SS_DISABLE) {
+			ss.sp = 0;
+			ss.size = 0;
+		} else if (ss.size < K_MINSIGSTKSZ) {
+			return -ENOMEM;
+		}
+		/* The program never runs on it, so SS_ONSTACK is never reported. */
+		p->altstack.sp = ss.sp;
+		p->altstack.size = ss.size;
+		p->altstack.flags = mode == SS_DISABLE ? SS_DISABLE :
+				    ss.flags & (int32_t)K_SS_AUTODISARM;
+	}
+	if (a[1] && mm_copy_out(p->mm, a[1], &old, sizeof old) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+/* Sends sig (0: only checks) to the program itself. */
+static long send_self(struct proc *p, int sig)
+{
+	if (sig < 0 || sig > NSIG_KERNEL)
+		return -EINVAL;
+	if (sig)
+		sig_send(p, sig);
+	return 0;
+}
+
+long sys_kill(struct proc *p, const uint64_t *a)
+{
+	int pid = argint(a[0]), sig = argint(a[1]);
+
+	if (sig < 0 || sig > NSIG_KERNEL)
+		return -EINVAL;
+	/* The program is alone: itself, its process group (0 or -pid) and
+	 * nothing else.  kill(-1) signals everyone but the caller: no one. */
+	if (pid == p->pid || pid == 0 || pid == -p->pid)
+		return send_self(p, sig);
+	return -ESRCH;
+}
+
+long sys_tkill(struct proc *p, const uint64_t *a)
+{
+	int tid = argint(a[0]), sig = argint(a[1]);
+
+	if (tid <= 0)
+		return -EINVAL;
+	if (tid != p->pid)
+		return sig < 0 || sig > NSIG_KERNEL ? -EINVAL : -ESRCH;
+	return send_self(p, sig);
+}
+
+long sys_tgkill(struct proc *p, const uint64_t *a)
+{
+	int tgid = argint(a[0]), tid = argint(a[1]), sig = argint(a[2]);
+
+	if (tgid <= 0 || tid <= 0)
+		return -EINVAL;
+	if (tgid != p->pid || tid != p->pid)
+		return sig < 0 || sig > NSIG_KERNEL ? -EINVAL : -ESRCH;
+	return send_self(p, sig);
+}

@@ -1,0 +1,79 @@
+/*
+ * sys: the program's Linux system calls, implemented in the launcher.
+ *
+ * This is where syscall semantics live, in ordinary C, testable without a
+ * VM.  The guest supervisor only carries requests here.  Every argument
+ * comes from an untrusted program: pointers go through mm's checked
+ * accessors, descriptors through the process's own descriptor table, so
+ * the program can never name one of the launcher's descriptors.
+ */
+#ifndef DUNERUN_SYS_H
+#define DUNERUN_SYS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mm;
+
+#define PROC_MAX_FDS 1024
+
+struct proc_fd {
+	int host;               /* host descriptor, -1 if the slot is free */
+	int cloexec;
+};
+
+struct proc {
+	struct mm *mm;
+	struct proc_fd fd[PROC_MAX_FDS];
+	int cwd;                /* host descriptor of the working directory */
+	pid_t pid, ppid;        /* what getpid/getppid report */
+	uid_t uid, euid;
+	gid_t gid, egid;
+	uint64_t tid_address;   /* set_tid_address */
+	uint64_t robust_list, robust_len;
+	uint64_t fs_base, gs_base; /* arch_prctl; the caller loads them */
+	int fs_dirty;           /* fs_base/gs_base changed: reload segment bases */
+	uint64_t sigmask;
+	struct { uint64_t handler, flags, restorer, mask; } sigact[64];
+	const char *exe;        /* the program's path, for /proc/self/exe */
+	int trace;              /* print every syscall on trace_fd */
+	int trace_fd;
+	int exited;             /* exit or exit_group was called, or a signal killed it */
+	int exit_code;
+	int exit_signal;        /* the signal that killed it (exit_code = 128 + it), or 0 */
+	uint64_t nforwarded;    /* syscalls handled here */
+	uint64_t nunknown;      /* of which were unknown (-ENOSYS) */
+	/* Bookkeeping for calls that must read back what was set, added by
+	 * sys/ (proc_init fills them in). */
+	uint64_t rlim[16][2];   /* setrlimit/prlimit64: soft, hard per resource */
+	struct { uint64_t sp, size; int flags; } altstack; /* sigaltstack */
+	/* Signals sent to the program (kill, tgkill, SIGPIPE from a write)
+	 * that are blocked, or that have a handler for the caller to run. */
+	uint64_t sigpending;
+	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
+};
+
+/* Sets up p for a program: descriptors 0, 1 and 2 become private
+ * duplicates of the launcher's, the working directory is the launcher's,
+ * blocked and ignored signals are inherited as across execve.  The
+ * launcher's SIGPIPE becomes ignored: a write to a broken pipe gives the
+ * program EPIPE and its own SIGPIPE instead of killing the launcher.
+ * Every field is (re)initialised, so set trace and trace_fd afterwards.
+ * p->exe becomes exe's absolute, symlink-free path (what Linux shows as
+ * /proc/self/exe) when it can be resolved.  Returns 0 or -errno. */
+int proc_init(struct proc *p, struct mm *mm, const char *exe);
+/* Closes every descriptor the process holds. */
+void proc_release(struct proc *p);
+
+/* Runs one system call for the program.  Returns the value the program
+ * sees in rax (a result or -errno).  Unknown numbers give -ENOSYS.  After
+ * exit/exit_group, or a signal whose default action ends the program,
+ * p->exited is set and the return value is meaningless.
+ * With p->trace set, prints the call strace-style: name, decoded
+ * arguments, result, and where it was handled. */
+long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6]);
+
+/* The name of syscall nr, or NULL. */
+const char *sys_name(uint64_t nr);
+
+#endif
