@@ -27,6 +27,7 @@ static void usage(FILE *f)
 	      "  --mem SIZE     guest memory, e.g. 512M or 4G (default 1G; backed lazily)\n"
 	      "  --trace        print every syscall, strace style, on stderr\n"
 	      "  --no-poll      no polling syscall thread: every syscall is a VM exit\n"
+	      "  --stats        print VM exits and where syscalls were served, at the end\n"
 	      "  -h, --help     this help\n"
 	      "  --version      print the version\n", f);
 }
@@ -117,6 +118,8 @@ static int cmd_exec(int argc, char **argv)
 			opt.trace = 1;
 		} else if (!strcmp(a, "--no-poll")) {
 			opt.no_poll = 1;
+		} else if (!strcmp(a, "--stats")) {
+			opt.stats = 1;
 		} else if (!strcmp(a, "--mem") || !strncmp(a, "--mem=", 6)) {
 			const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
 			opt.mem = v ? parse_size(v) : 0;

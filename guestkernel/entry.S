@@ -221,20 +221,24 @@ exception_return:
 1:	add $8, %rsp
 	iretq
 
-/* Rewrite each queued page-table entry with its current value, so the
- * hypervisor's shadow of it (and the TLB) picks up what the host wrote. */
+/* Rewrite each queued run of page-table entries with its current values,
+ * so the hypervisor's shadow of them (and the TLB) picks up what the host
+ * wrote.  One `rep movsq` per run: ring 0 may be emulated per instruction. */
 apply_updates:
 	push %rax
 	push %rcx
+	push %rdx
 	push %rsi
 	push %rdi
-	mov GVA_KCB + KCB_NUPDATES, %rcx
-	mov $(GVA_KCB + KCB_UPDATES), %rsi
-1:	mov (%rsi), %rdi
-	mov (%rdi), %rax
-	mov %rax, (%rdi)
-	add $8, %rsi
-	dec %rcx
+	cld                     /* the interrupted program may have set DF */
+	mov GVA_KCB + KCB_NUPDATES, %rdx
+	mov $(GVA_KCB + KCB_UPDATES), %rax
+1:	mov (%rax), %rsi
+	mov %rsi, %rdi
+	mov 8(%rax), %rcx
+	rep movsq
+	add $16, %rax
+	dec %rdx
 	jnz 1b
 	movq $0, GVA_KCB + KCB_NUPDATES
 	cmpq $0, GVA_KCB + KCB_FLUSH
@@ -244,6 +248,7 @@ apply_updates:
 	mov %rax, %cr3
 2:	pop %rdi
 	pop %rsi
+	pop %rdx
 	pop %rcx
 	pop %rax
 	ret

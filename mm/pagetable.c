@@ -95,16 +95,23 @@ int pt_queue(struct mm *mm, uint64_t *entry, int flush)
 {
 	struct kcb *kcb = mm->kcb;
 	uint64_t n = *(volatile uint64_t *)&kcb->nupdates;
+	uint64_t kva = GVA_DIRECT + (uint64_t)((uint8_t *)entry - mm->host);
 
 	if (!mm->allow_updates)
 		return -1;
+	if (flush)
+		kcb->flush = 1;
+	/* Extend the last run when this entry follows it. */
+	if (n > 0 && kcb->update[n - 1].kva + kcb->update[n - 1].count * 8 == kva) {
+		kcb->update[n - 1].count++;
+		return 0;
+	}
 	if (n >= KCB_MAX_UPDATES) {
 		mm->full_resync = 1;
 		return 0;
 	}
-	kcb->update[n] = GVA_DIRECT + (uint64_t)((uint8_t *)entry - mm->host);
-	if (flush)
-		kcb->flush = 1;
+	kcb->update[n].kva = kva;
+	kcb->update[n].count = 1;
 	*(volatile uint64_t *)&kcb->nupdates = n + 1;
 	return 0;
 }

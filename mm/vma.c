@@ -17,6 +17,7 @@
 
 #define MMAP_MIN_ADDR   0x10000UL
 #define PROT_ALL        (PROT_READ | PROT_WRITE | PROT_EXEC)
+#define PREFAULT_MAX    (64UL << 10)
 
 static uint64_t page_up(uint64_t x)
 {
@@ -156,6 +157,23 @@ static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot)
 
 /* ---- creation ------------------------------------------------------ */
 
+/* Guest RAM: MAP_NORESERVE, so it costs nothing until the guest uses it,
+ * and 2 MiB-aligned, so a guest 2 MiB page can be one host huge page
+ * (see phys_alloc_huge). */
+static uint8_t *map_guest_ram(uint64_t size)
+{
+	uint8_t *p = mmap(NULL, size + HUGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	uint64_t lead = (HUGE_SIZE - ((uint64_t)p & (HUGE_SIZE - 1))) & (HUGE_SIZE - 1);
+	if (lead)
+		munmap(p, lead);
+	munmap(p + lead + size, HUGE_SIZE - lead);
+	return p + lead;
+}
+
 struct mm *mm_create(uint64_t mem_size)
 {
 	struct mm *mm = calloc(1, sizeof *mm);
@@ -166,10 +184,8 @@ struct mm *mm_create(uint64_t mem_size)
 	if (mem_size < 16 * HUGE_SIZE)
 		mem_size = 16 * HUGE_SIZE;
 	mm->size = mem_size;
-	/* MAP_NORESERVE: guest memory costs nothing until the guest uses it. */
-	mm->host = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mm->host == MAP_FAILED)
+	mm->host = map_guest_ram(mem_size);
+	if (!mm->host)
 		goto fail;
 	mm->nchunks = mem_size / HUGE_SIZE;
 	mm->chunk = calloc(mm->nchunks, sizeof *mm->chunk);
@@ -191,7 +207,7 @@ void mm_destroy(struct mm *mm)
 {
 	if (!mm)
 		return;
-	if (mm->host && mm->host != MAP_FAILED)
+	if (mm->host)
 		munmap(mm->host, mm->size);
 	free(mm->chunk);
 	free(mm->vma);
@@ -424,6 +440,12 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 		return map_shared_file(mm, addr, len, prot, fd, off);
 	if (vma_insert(mm, addr, addr + len, prot) < 0)
 		return -ENOMEM;
+	if ((flags & MAP_ANONYMOUS) && len <= PREFAULT_MAX && prot) {
+		/* Small mappings are about to be used whole (malloc's); a
+		 * fault per page costs far more than filling them now. */
+		for (uint64_t a = addr; a < addr + len; a += PAGE_SIZE)
+			mm_touch(mm, a, 0);
+	}
 	if (!(flags & MAP_ANONYMOUS)) {
 		int r = read_file_into(mm, addr, len, fd, off);
 		if (r < 0) {
@@ -471,7 +493,9 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
 	/* Dropping anonymous private pages: they read back as zero. */
-	if (advice != MADV_DONTNEED && advice != MADV_FREE)
+	/* MADV_FREE lets Linux drop the pages lazily, under memory pressure;
+	 * keeping them is one of its allowed outcomes, and saves a refault. */
+	if (advice != MADV_DONTNEED)
 		return 0;
 	for (uint64_t a = addr; a < addr + len;) {
 		struct vma *v = vma_find(mm, a);

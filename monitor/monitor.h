@@ -14,6 +14,7 @@ struct run_options {
 	uint64_t mem;           /* guest RAM in bytes */
 	int trace;              /* strace-style trace on stderr */
 	int no_poll;            /* no polling host thread: every syscall exits */
+	int stats;              /* print exit and syscall counts at the end */
 };
 
 /* How the program ended. */

@@ -51,10 +51,11 @@ int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 int service_start(struct vmctx *vc);
 void service_stop(struct vmctx *vc);
 void service_kick(struct vmctx *vc);
-/* Serves the posted mailbox request on the calling thread. */
-void serve_request(struct vmctx *vc, int on_vcpu);
-/* Whether nr must be served on the vCPU thread (during an exit). */
-int needs_vcpu(uint64_t nr);
+/* Serves the posted mailbox request on the vCPU thread, during an exit. */
+void serve_request(struct vmctx *vc);
+/* Whether the call must be served on the vCPU thread, during an exit:
+ * it may change existing mappings or vCPU state. */
+int needs_vcpu(uint64_t nr, const uint64_t arg[6]);
 /* --trace: prints the calls the guest answered since the last time. */
 void trace_guest_calls(struct vmctx *vc);
 

@@ -164,7 +164,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 		if (s == MB_POSTED || s == MB_BOUNCE) {
 			if (!take(mb, s))
 				continue;
-			serve_request(vc, 1);
+			serve_request(vc);
 			vc->nserved_exit++;
 			break;
 		}
@@ -310,8 +310,8 @@ struct run_result monitor_exec(const char *path, char *const argv[],
 	service_stop(vc);
 	if (opt->trace)
 		trace_guest_calls(vc);
-	if (getenv("DUNERUN_DEBUG"))
-		fprintf(stderr, "dunerun: exits %llu, served by polling %llu, by exit %llu, in guest %llu\n",
+	if (opt->stats)
+		fprintf(stderr, "dunerun: %llu exits; syscalls: %llu served by polling, %llu by exit, %llu in the guest\n",
 			(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
 			(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls);
 out_proc:

@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,25 +41,33 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-int needs_vcpu(uint64_t nr)
+int needs_vcpu(uint64_t nr, const uint64_t arg[6])
 {
 	switch (nr) {
-	case SYS_brk: case SYS_mmap: case SYS_munmap: case SYS_mprotect:
-	case SYS_mremap: case SYS_madvise: case SYS_arch_prctl:
-	case SYS_exit: case SYS_exit_group:
+	case SYS_mmap:          /* only a fixed mapping can replace pages */
+		return (arg[3] & MAP_FIXED) != 0;
+	case SYS_madvise:       /* MADV_FREE keeps the pages (see mm_madvise) */
+		return arg[2] != MADV_FREE;
+	case SYS_brk: case SYS_munmap: case SYS_mprotect: case SYS_mremap:
+	case SYS_arch_prctl: case SYS_exit: case SYS_exit_group:
 		return 1;
 	}
 	return 0;
 }
 
-void serve_request(struct vmctx *vc, int on_vcpu)
+/* Copies the posted request once: the guest may change the mailbox at
+ * any time, so every decision is made on this copy. */
+static uint64_t copy_request(struct mailbox *mb, uint64_t arg[6])
 {
-	struct mailbox *mb = vc->mbox;
-	uint64_t nr = __atomic_load_n(&mb->nr, __ATOMIC_ACQUIRE);
-	uint64_t arg[6];
-
 	for (int i = 0; i < 6; i++)
 		arg[i] = __atomic_load_n(&mb->arg[i], __ATOMIC_RELAXED);
+	return __atomic_load_n(&mb->nr, __ATOMIC_RELAXED);
+}
+
+static void serve(struct vmctx *vc, int on_vcpu, uint64_t nr, const uint64_t arg[6])
+{
+	struct mailbox *mb = vc->mbox;
+
 	pthread_mutex_lock(&vc->lock);
 	if (vc->opt->trace)
 		trace_guest_calls(vc);
@@ -92,6 +101,14 @@ void trace_guest_calls(struct vmctx *vc)
 	}
 }
 
+void serve_request(struct vmctx *vc)
+{
+	uint64_t arg[6];
+	uint64_t nr = copy_request(vc->mbox, arg);
+
+	serve(vc, 1, nr, arg);
+}
+
 /* Takes a posted request: only one thread may serve it. */
 static int take(struct mailbox *mb, uint32_t from)
 {
@@ -105,16 +122,16 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 
 	if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != MB_POSTED)
 		return;
-	if (needs_vcpu(__atomic_load_n(&mb->nr, __ATOMIC_RELAXED))) {
-		uint32_t posted = MB_POSTED;
-		__atomic_compare_exchange_n(&mb->state, &posted, MB_BOUNCE, 0,
-					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-		return;
-	}
 	__atomic_store_n(&vc->in_flight, 1, __ATOMIC_SEQ_CST);
 	if (take(mb, MB_POSTED)) {
-		serve_request(vc, 0);
-		vc->nserved_polling++;
+		uint64_t arg[6];
+		uint64_t nr = copy_request(mb, arg);
+		if (needs_vcpu(nr, arg)) {
+			__atomic_store_n(&mb->state, MB_BOUNCE, __ATOMIC_RELEASE);
+		} else {
+			serve(vc, 0, nr, arg);
+			vc->nserved_polling++;
+		}
 		*last = now_ns();
 	}
 	__atomic_store_n(&vc->in_flight, 0, __ATOMIC_SEQ_CST);
@@ -150,6 +167,9 @@ static void *service_main(void *arg)
 
 int service_start(struct vmctx *vc)
 {
+	/* Polling from the first instruction: a short program's first
+	 * syscalls would otherwise all take the exit path. */
+	vc->mbox->polling = 1;
 	if (pthread_create(&vc->service, NULL, service_main, vc) != 0)
 		return -1;
 	vc->service_running = 1;

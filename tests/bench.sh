@@ -17,7 +17,7 @@ musl-gcc -static -O2 "$D/hello.c" -o "$D/hello"
 
 DR="$B/dunerun exec"
 # min and median of the numbers on stdin
-stats() { sort -g | awk '{v[NR]=$1} END {printf "%.1f %.1f", v[1], v[int((NR+1)/2)]}'; }
+stats() { sort -g | awk '{v[NR]=$1} END {printf "%.1f %.1f\n", v[1], v[int((NR+1)/2)]}'; }
 
 # row NAME UNIT NATIVE-CMD -- VARIANT-LABEL CMD [-- LABEL CMD ...]
 # Each command prints one number per run.
@@ -32,8 +32,10 @@ row() {
 	cmds+=("$cur")
 	local n=${#cmds[@]}
 	for ((i = 0; i < n; i++)); do : > "$D/s$i"; done
+	# Variants are "LABEL CMD": the label is the first word.
 	for ((r = 0; r < R; r++)); do
-		for ((i = 0; i < n; i++)); do eval "${cmds[$i]}" >> "$D/s$i"; done
+		eval "${cmds[0]}" >> "$D/s0"
+		for ((i = 1; i < n; i++)); do eval "${cmds[$i]#* }" >> "$D/s$i"; done
 	done
 	read -r nmin nmed < <(stats < "$D/s0")
 	for ((i = 1; i < n; i++)); do
@@ -41,7 +43,7 @@ row() {
 		read -r dmin dmed < <(stats < "$D/s$i")
 		printf '| %-34s | %-8s | %10s | %10s | %10s | %10s | %7s |\n' \
 			"$name ($label)" "$unit" "$nmin" "$nmed" "$dmin" "$dmed" \
-			"$(awk -v a="$dmed" -v b="$nmed" 'BEGIN{printf "%.2fx", b > 0 ? a / b : 0}')"
+			"$(awk -v a="$dmed" -v b="$nmed" 'BEGIN{printf("%.2fx", (b > 0 ? a / b : 0))}')"
 	done
 }
 

@@ -96,15 +96,17 @@
 
 /* The host cannot change page-table entries the guest already uses:
  * shadow paging (and a TLB) keeps a copy that the host's writes to guest
- * memory do not reach.  So the host writes the new entry into memory and
- * queues its address here; the supervisor reads each queued entry and
- * writes the same value back, which the hypervisor does see.  Rewriting
- * the current value makes a repeated or reordered rewrite harmless. */
-#define KCB_NUPDATES    0x00    /* u64: entries queued in KCB_UPDATES */
+ * memory do not reach.  So the host writes the new entries into memory
+ * and queues where they are; the supervisor reads each queued run of
+ * entries and writes the same values back (one `rep movsq` onto itself),
+ * which the hypervisor does see.  Rewriting the current values makes a
+ * repeated or reordered rewrite harmless. */
+#define KCB_NUPDATES    0x00    /* u64: runs queued in KCB_UPDATES */
 #define KCB_FLUSH       0x08    /* u64: reload CR3 after rewriting */
 #define KCB_USER_RSP    0x10    /* u64: user rsp across the ring-0 syscall path */
-#define KCB_UPDATES     0x40    /* u64 kva[KCB_MAX_UPDATES], in GVA_DIRECT */
-#define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 8)
+#define KCB_UPDATES     0x40    /* { u64 kva; u64 count; } [KCB_MAX_UPDATES]:
+				   runs of entries, kva in GVA_DIRECT */
+#define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 16)
 
 /* ---- The supervisor image's header (at GVA_KERNEL) ------------------ */
 #define KERNEL_MAGIC    0x314e52454e5544ULL /* "DUNERN1" */
@@ -158,7 +160,7 @@ struct kcb {
 	uint64_t flush;
 	uint64_t user_rsp;
 	uint64_t pad[5];
-	uint64_t update[KCB_MAX_UPDATES]; /* supervisor addresses of entries */
+	struct { uint64_t kva, count; } update[KCB_MAX_UPDATES];
 };
 
 _Static_assert(__builtin_offsetof(struct mailbox, nr) == MB_NR, "abi");
