@@ -67,7 +67,7 @@ bench: $(B)/dunerun $(PROGS_STAMP)
 	tests/bench.sh $(B)
 
 fuzz: $(DEPS_STAMP)
-	tests/fuzz/run.sh $(B)
+	tests/fuzz/run.sh $(B) $${FUZZ_SECONDS:-120}
 
 clean:
 	rm -rf $(B)/obj $(B)/guest $(B)/dunerun $(B)/tests $(B)/unit

@@ -33,6 +33,7 @@ run_part() {        # name command...
 make -s "$B/unit/test_loader" "$B/unit/test_sys" || { echo "0 passed, 1 failed"; exit 1; }
 run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua"
 run_part unit-sys "$B/unit/test_sys"
+run_part fuzz-corpus tests/fuzz/run.sh "$B"
 run_part cli tests/cli.sh "$B"
 run_part programs tests/run.sh "$B"
 

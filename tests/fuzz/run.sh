@@ -1,0 +1,46 @@
+#!/bin/bash
+# fuzz/run.sh BUILD_DIR [SECONDS]: builds the libFuzzer harnesses.  With
+# SECONDS, fuzzes each for that long (new inputs land in build/, not in the
+# committed corpus); without, replays each committed corpus as a regression
+# test.  Ends with "N passed, N failed".
+set -u
+B=${1:-build}
+SECONDS_EACH=${2:-}
+cd "$(dirname "$0")/../.."
+mkdir -p "$B/fuzz"
+pass=0 fail=0
+
+build() {           # name sources...
+	local name=$1
+	shift
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iloader \
+		"$@" -o "$B/fuzz/$name" 2> "$B/fuzz/$name.build.log" && return 0
+	echo "FAIL $name: does not build (see $B/fuzz/$name.build.log)"
+	fail=$((fail + 1))
+	return 1
+}
+
+run() {             # name corpus
+	local name=$1 corpus=$2
+	local log="$B/fuzz/$name.log"
+	if [ -n "$SECONDS_EACH" ]; then
+		mkdir -p "$B/fuzz/$name.new"
+		"$B/fuzz/$name" -max_total_time="$SECONDS_EACH" -max_len=8192 \
+			-artifact_prefix="$B/fuzz/$name-" "$B/fuzz/$name.new" "$corpus" > "$log" 2>&1
+	else
+		"$B/fuzz/$name" -runs=0 "$corpus" > "$log" 2>&1
+	fi
+	if [ $? -eq 0 ]; then
+		echo "PASS $name ($(grep -Eo '#[0-9]+' "$log" | tail -n 1 | tr -d '#') executions)"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $name: see $log"
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail=$((fail + 1))
+	fi
+}
+
+build fuzz_elf loader/elf.c loader/stack.c tests/fuzz/fuzz_elf.c &&
+	run fuzz_elf tests/fuzz/corpus/elf
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
