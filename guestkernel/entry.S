@@ -49,8 +49,14 @@ entry_syscall:
 	movabs $GVA_MBOX, %rax
 	mov %rcx, MB_RIP(%rax)
 	mov %r11, MB_RFLAGS(%rax)
-	/* Real VT-x/SVM: `syscall` did enter ring 0.  Take the ring-0 path,
-	 * which must not return with a jump. */
+	mov %rdi, MB_ARG0+0(%rax)
+	mov %rsi, MB_ARG0+8(%rax)
+	mov %rdx, MB_ARG0+16(%rax)
+	mov %r10, MB_ARG0+24(%rax)
+	mov %r8, MB_ARG0+32(%rax)
+	mov %r9, MB_ARG0+40(%rax)
+	/* Real VT-x/SVM: `syscall` did enter ring 0.  Continue in the
+	 * supervisor proper, which must not return with a jump. */
 	mov %cs, %ecx
 	test $3, %cl
 	jz entry_ring0
@@ -64,13 +70,6 @@ entry_syscall:
 	je answer_pid
 	cmp $110, %rcx          /* getppid */
 	je answer_ppid
-post:
-	mov %rdi, MB_ARG0+0(%rax)
-	mov %rsi, MB_ARG0+8(%rax)
-	mov %rdx, MB_ARG0+16(%rax)
-	mov %r10, MB_ARG0+24(%rax)
-	mov %r8, MB_ARG0+32(%rax)
-	mov %r9, MB_ARG0+40(%rax)
 	/* xchg is a full barrier: the posted state is visible before we
 	 * read whether a host thread is polling (the host does the mirror
 	 * image before it sleeps), so a request is never left unseen. */
@@ -133,14 +132,6 @@ finish:
 	jmp *%rcx
 
 entry_ring0:
-	/* Real ring 0 (VT-x/SVM): post the request and continue in the
-	 * supervisor proper, which exits and returns with sysretq. */
-	mov %rdi, MB_ARG0+0(%rax)
-	mov %rsi, MB_ARG0+8(%rax)
-	mov %rdx, MB_ARG0+16(%rax)
-	mov %r10, MB_ARG0+24(%rax)
-	mov %r8, MB_ARG0+32(%rax)
-	mov %r9, MB_ARG0+40(%rax)
 	movl $MB_POSTED, MB_STATE(%rax)
 	movabs $syscall_ring0, %rcx
 	jmp *%rcx

@@ -162,38 +162,35 @@ static size_t page_left(uint64_t va)
 	return PAGE_SIZE - (va & (PAGE_SIZE - 1));
 }
 
-int mm_copy_in(struct mm *mm, void *dst, uint64_t gva, size_t len)
+/* Copies between the launcher's buf and the program's [gva, gva+len). */
+static int copy_user(struct mm *mm, uint64_t gva, void *buf, size_t len, int write)
 {
-	uint8_t *d = dst;
+	uint8_t *b = buf;
 
 	if (gva + len < gva)
 		return -EFAULT;
 	while (len > 0) {
 		size_t n = len < page_left(gva) ? len : page_left(gva);
-		uint8_t *p = user_ptr(mm, gva, 0);
+		uint8_t *p = user_ptr(mm, gva, write);
 		if (!p)
 			return -EFAULT;
-		memcpy(d, p, n);
-		d += n, gva += n, len -= n;
+		if (write)
+			memcpy(p, b, n);
+		else
+			memcpy(b, p, n);
+		b += n, gva += n, len -= n;
 	}
 	return 0;
 }
 
+int mm_copy_in(struct mm *mm, void *dst, uint64_t gva, size_t len)
+{
+	return copy_user(mm, gva, dst, len, 0);
+}
+
 int mm_copy_out(struct mm *mm, uint64_t gva, const void *src, size_t len)
 {
-	const uint8_t *s = src;
-
-	if (gva + len < gva)
-		return -EFAULT;
-	while (len > 0) {
-		size_t n = len < page_left(gva) ? len : page_left(gva);
-		uint8_t *p = user_ptr(mm, gva, 1);
-		if (!p)
-			return -EFAULT;
-		memcpy(p, s, n);
-		s += n, gva += n, len -= n;
-	}
-	return 0;
+	return copy_user(mm, gva, (void *)src, len, 1);
 }
 
 long mm_copy_str(struct mm *mm, char *dst, uint64_t gva, size_t max)

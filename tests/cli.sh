@@ -9,20 +9,28 @@ T=$(mktemp -d /tmp/dunerun-cli.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 
+# verdict OK NAME WHY: counts and prints one result; WHY and the last
+# lines of the captured stderr explain a failure.
+verdict() {
+	if [ "$1" = 1 ]; then
+		echo "PASS $2"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $2: $3"
+		tail -n 5 "$T/err" | sed 's/^/    /'
+		fail=$((fail + 1))
+	fi
+}
+
 # expect_trace NAME PATTERN CMD...: CMD's (long) stderr has a line
 # matching PATTERN, whatever its status.
 expect_trace() {
 	local name=$1 pat=$2
 	shift 2
 	timeout -k 5 60 "$@" > "$T/out" 2> "$T/err"
-	if grep -Eq -- "$pat" "$T/err"; then
-		echo "PASS $name"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $name: no line matching $pat in:"
-		tail -n 5 "$T/err" | sed 's/^/    /'
-		fail=$((fail + 1))
-	fi
+	local ok=0
+	grep -Eq -- "$pat" "$T/err" && ok=1
+	verdict $ok "$name" "no line matching $pat in:"
 }
 
 # expect NAME STATUS PATTERN CMD...: CMD exits with STATUS and its stderr
@@ -39,14 +47,8 @@ expect() {
 	elif grep -Eq -- "$pat" "$T/err" && [ "$(wc -l < "$T/err")" -le 3 ]; then
 		ok=1
 	fi
-	if [ "$got" = "$want" ] && [ "$ok" = 1 ]; then
-		echo "PASS $name"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $name: status $got (want $want), stderr:"
-		head -n 5 "$T/err" | sed 's/^/    /'
-		fail=$((fail + 1))
-	fi
+	[ "$got" = "$want" ] || ok=0
+	verdict $ok "$name" "status $got (want $want), stderr:"
 }
 
 printf '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n' > "$T/hi.c"
