@@ -85,6 +85,15 @@ expect_trace trace-host '^writev\(1, 0x[0-9a-f]+, 2\) = 3 \[host\]$' "$DR" exec 
 expect_trace trace-errors '^openat\(AT_FDCWD, "/nonexistent", 0x0, 0\) = -1 ENOENT \(No such file or directory\) \[host\]$' \
 	"$DR" exec --trace "$B/progs/busybox" cat /nonexistent
 
+# A program attacking the launcher through syscalls and the mailbox: every
+# attempt fails inside the program, which runs on to the end.
+musl-gcc -static -O1 tests/hostile/abuse.c -o "$T/abuse"
+"$DR" exec "$T/abuse" < /dev/null > "$T/abuse.out" 2> "$T/err"
+st=$?
+ok=0
+[ "$st" = 0 ] && cmp -s tests/hostile/abuse.expected "$T/abuse.out" && ok=1
+verdict $ok hostile-abuse "status $st or output differs: $(diff tests/hostile/abuse.expected "$T/abuse.out" | head -5)"
+
 # /dev/kvm missing or forbidden: a clear one-line error, status 125.
 if unshare --mount true 2> /dev/null; then
 	expect no-dev-kvm 125 '/dev/kvm does not exist' \
