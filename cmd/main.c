@@ -10,6 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <sys/capability.h>
+#include <zstd.h>
+
 #include "monitor.h"
 
 #define DEFAULT_MEM (1ULL << 30)
@@ -154,7 +157,9 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "exec"))
 		return cmd_exec(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
-		puts("dunerun " DUNERUN_VERSION);
+		/* The static libraries, named so a build that lost them shows. */
+		printf("dunerun %s (zstd %s, libcap with %d capabilities)\n",
+		       DUNERUN_VERSION, ZSTD_versionString(), (int)cap_max_bits());
 		return 0;
 	}
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

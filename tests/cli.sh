@@ -67,6 +67,8 @@ EOF
 musl-gcc -static -O1 "$T/hog.c" -o "$T/hog"
 musl-gcc -static -O1 tests/bench/micro.c -o "$T/micro"
 
+expect_trace version 'dunerun [0-9.]+ \(zstd 1\.[0-9.]+, libcap with [0-9]+ capabilities\)' \
+	sh -c '"$0" --version >&2' "$DR"
 expect no-args 2 'usage: dunerun exec' "$DR"
 expect unknown-option 2 "unknown option '--bogus'" "$DR" exec --bogus "$T/hi"
 expect bad-mem 2 '--mem needs a size' "$DR" exec --mem lots "$T/hi"
