@@ -101,9 +101,12 @@ entry_trap_return:
 	jne exit_path
 	jmp finish
 answered:
-	cmpl $MB_APPLY, MB_ACTION(%rax)
-	jne finish
-	movl $0, MB_WANT_EXIT(%rax)
+	mov MB_ACTION(%rax), %ecx
+	test %ecx, %ecx
+	jz finish
+	cmp $MB_EXIT, %ecx
+	je exit_path
+	movl $0, MB_WANT_EXIT(%rax)     /* MB_APPLY: the queue, no exit */
 	jmp enter_supervisor
 answer_ppid:
 	mov MB_VV_PPID(%rax), %rcx
@@ -221,8 +224,16 @@ apply_updates:
 	push %rdx
 	push %rsi
 	push %rdi
+	/* The host may be filling the queue right now (for a request the
+	 * program posted but did not wait for); it then asks again. */
+	mov $1, %eax
+	xchg %eax, GVA_KCB + KCB_LOCK
+	test %eax, %eax
+	jnz 3f
 	cld                     /* the interrupted program may have set DF */
 	mov GVA_KCB + KCB_NUPDATES, %rdx
+	test %rdx, %rdx
+	jz 2f
 	mov $(GVA_KCB + KCB_UPDATES), %rax
 1:	mov (%rax), %rsi
 	mov %rsi, %rdi
@@ -237,7 +248,8 @@ apply_updates:
 	movq $0, GVA_KCB + KCB_FLUSH
 	mov %cr3, %rax
 	mov %rax, %cr3
-2:	pop %rdi
+2:	movl $0, GVA_KCB + KCB_LOCK
+3:	pop %rdi
 	pop %rsi
 	pop %rdx
 	pop %rcx

@@ -101,11 +101,15 @@ enum mm_fault {
  * mapping was made (queued) and the instruction can be retried. */
 enum mm_fault mm_fault(struct mm *mm, uint64_t addr, uint32_t error_code);
 
-/* Page-table rewrites may only be queued while the guest is stopped in an
- * exit (the supervisor applies them on the way back).  Code running while
- * the guest runs (the syscall service thread) must not change existing
- * mappings; the memory syscalls are therefore sent to the exit path. */
-void mm_allow_updates(struct mm *mm, int allow);
+/* Every change to guest memory happens between mm_lock and mm_unlock:
+ * the lock is shared with the supervisor, which takes it to apply the
+ * rewrite queue, so the two never touch the queue at once.  mm_lock also
+ * returns pages freed earlier to the allocator once the supervisor has
+ * applied every rewrite: until then a stale translation may still reach
+ * them.  mm_unlock returns the number of rewrites the supervisor must
+ * apply before the program runs on. */
+void mm_lock(struct mm *mm);
+uint64_t mm_unlock(struct mm *mm);
 /* Nonzero if more rewrites were needed than the queue holds; the caller
  * must then drop the hypervisor's whole shadow (re-register memory). */
 int mm_needs_full_resync(struct mm *mm);

@@ -60,8 +60,12 @@ struct mm {
 
 	uint64_t *file_page;    /* bitmap: the page is a host file mapping */
 
-	int allow_updates;
+	int locked;
 	int full_resync;
+	/* Pages unmapped but maybe still reachable through a stale
+	 * translation, until the supervisor applies the queue. */
+	struct { uint64_t gpa; int huge; } *pending;
+	int npending, pending_cap;
 	uint64_t last_resync;   /* address of the last re-synced fault */
 };
 
@@ -72,6 +76,9 @@ void phys_free_page(struct mm *mm, uint64_t gpa);
 void phys_free_huge(struct mm *mm, uint64_t gpa);
 void phys_split_huge(struct mm *mm, uint64_t gpa);
 int phys_init(struct mm *mm);
+/* Frees an unmapped page once the supervisor has applied the rewrites. */
+int phys_free_later(struct mm *mm, uint64_t gpa, int huge);
+void phys_reclaim(struct mm *mm);
 
 /* pagetable.c */
 static inline uint64_t *pt_host(struct mm *mm, uint64_t gpa)

@@ -8,6 +8,7 @@
  * have cached an absent entry, the resulting spurious fault is re-synced
  * by mm_fault.
  */
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -97,7 +98,7 @@ int pt_queue(struct mm *mm, uint64_t *entry, int flush)
 	uint64_t n = *(volatile uint64_t *)&kcb->nupdates;
 	uint64_t kva = GVA_DIRECT + (uint64_t)((uint8_t *)entry - mm->host);
 
-	if (!mm->allow_updates)
+	if (!mm->locked)
 		return -1;
 	if (flush)
 		kcb->flush = 1;
@@ -197,11 +198,7 @@ static int unmap_leaf(struct mm *mm, uint64_t *e, int huge, void *arg)
 	(void)arg;
 	if (pt_set(mm, e, 0) < 0)
 		return -1;
-	if (huge)
-		phys_free_huge(mm, gpa);
-	else
-		phys_free_page(mm, gpa);
-	return 0;
+	return phys_free_later(mm, gpa, huge);
 }
 
 int pt_unmap_range(struct mm *mm, uint64_t start, uint64_t end)
@@ -245,4 +242,29 @@ int pt_move_range(struct mm *mm, uint64_t from, uint64_t to, uint64_t len)
 			return -1;
 	}
 	return 0;
+}
+
+void mm_lock(struct mm *mm)
+{
+	uint32_t *lock = &mm->kcb->lock;
+	uint32_t free = 0;
+
+	while (!__atomic_compare_exchange_n(lock, &free, 1, 0, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED)) {
+		free = 0;
+		sched_yield();
+	}
+	mm->locked = 1;
+	if (mm->npending && !mm->full_resync &&
+	    __atomic_load_n(&mm->kcb->nupdates, __ATOMIC_ACQUIRE) == 0)
+		phys_reclaim(mm);
+}
+
+uint64_t mm_unlock(struct mm *mm)
+{
+	uint64_t n = mm->kcb->nupdates;
+
+	mm->locked = 0;
+	__atomic_store_n(&mm->kcb->lock, 0, __ATOMIC_RELEASE);
+	return n;
 }

@@ -6,6 +6,7 @@
  * when freed, and a chunk that becomes wholly free is given back to the
  * host with MADV_DONTNEED, which also zeroes it and releases host memory.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -158,4 +159,31 @@ void phys_split_huge(struct mm *mm, uint64_t gpa)
 	ch->state = CHUNK_SPLIT;
 	ch->used = PAGES_PER_HUGE;
 	memset(ch->bitmap, 0xff, sizeof ch->bitmap);
+}
+
+int phys_free_later(struct mm *mm, uint64_t gpa, int huge)
+{
+	if (mm->npending == mm->pending_cap) {
+		int cap = mm->pending_cap ? mm->pending_cap * 2 : 256;
+		void *p = realloc(mm->pending, cap * sizeof *mm->pending);
+		if (!p)
+			return -1;
+		mm->pending = p;
+		mm->pending_cap = cap;
+	}
+	mm->pending[mm->npending].gpa = gpa;
+	mm->pending[mm->npending].huge = huge;
+	mm->npending++;
+	return 0;
+}
+
+void phys_reclaim(struct mm *mm)
+{
+	for (int i = 0; i < mm->npending; i++) {
+		if (mm->pending[i].huge)
+			phys_free_huge(mm, mm->pending[i].gpa);
+		else
+			phys_free_page(mm, mm->pending[i].gpa);
+	}
+	mm->npending = 0;
 }

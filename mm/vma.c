@@ -212,6 +212,7 @@ void mm_destroy(struct mm *mm)
 	free(mm->chunk);
 	free(mm->vma);
 	free(mm->file_page);
+	free(mm->pending);
 	free(mm);
 }
 
@@ -219,13 +220,16 @@ void *mm_host_base(struct mm *mm) { return mm->host; }
 uint64_t mm_phys_size(struct mm *mm) { return mm->size; }
 uint64_t mm_root(struct mm *mm) { return mm->root; }
 uint64_t mm_peak_bytes(struct mm *mm) { return mm->peak; }
-void mm_allow_updates(struct mm *mm, int allow) { mm->allow_updates = allow; }
 int mm_needs_full_resync(struct mm *mm) { return mm->full_resync; }
 
+/* Called with the guest stopped, after the memory slot was re-registered:
+ * every shadow translation is gone, so nothing queued matters any more. */
 void mm_full_resync_done(struct mm *mm)
 {
+	mm_lock(mm);
 	mm->full_resync = 0;
 	mm->kcb->nupdates = 0;
+	mm_unlock(mm);
 }
 
 void *mm_gpa(struct mm *mm, uint64_t gpa, uint64_t len)

@@ -54,7 +54,7 @@ void service_kick(struct vmctx *vc);
 /* Serves the posted mailbox request on the vCPU thread, during an exit. */
 void serve_request(struct vmctx *vc);
 /* Whether the call must be served on the vCPU thread, during an exit:
- * it may change existing mappings or vCPU state. */
+ * it changes vCPU state or ends the program. */
 int needs_vcpu(uint64_t nr, const uint64_t arg[6]);
 /* --trace: prints the calls the guest answered since the last time. */
 void trace_guest_calls(struct vmctx *vc);

@@ -100,7 +100,10 @@ static int software_interrupt_vector(struct vmctx *vc, uint64_t rip)
 {
 	uint8_t insn[2];
 
-	if (mm_copy_in(vc->mm, insn, rip, sizeof insn) < 0 || insn[0] != 0xcd)
+	pthread_mutex_lock(&vc->lock);
+	int r = mm_copy_in(vc->mm, insn, rip, sizeof insn);
+	pthread_mutex_unlock(&vc->lock);
+	if (r < 0 || insn[0] != 0xcd)
 		return 6;
 	return insn[1] == 3 ? 3 : 13;
 }
@@ -130,7 +133,12 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 		vec = software_interrupt_vector(vc, frame[1]);
 	if (vec != 14)
 		return kill_program(vc, res, vec, frame, 0);
-	switch (mm_fault(vc->mm, s.cr2, frame[0])) {
+	pthread_mutex_lock(&vc->lock);
+	mm_lock(vc->mm);
+	enum mm_fault fault = mm_fault(vc->mm, s.cr2, frame[0]);
+	mm_unlock(vc->mm);
+	pthread_mutex_unlock(&vc->lock);
+	switch (fault) {
 	case MM_FAULT_FIXED:
 		return RUN_CONTINUE;
 	case MM_FAULT_OOM:
@@ -194,11 +202,16 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
  * hypervisor's shadow of all guest memory instead. */
 static int full_resync(struct vmctx *vc)
 {
-	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), 0) < 0 ||
-	    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0)
-		return -1;
-	mm_full_resync_done(vc->mm);
-	return 0;
+	int r = -1;
+
+	pthread_mutex_lock(&vc->lock);
+	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), 0) == 0 &&
+	    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) == 0) {
+		mm_full_resync_done(vc->mm);
+		r = 0;
+	}
+	pthread_mutex_unlock(&vc->lock);
+	return r;
 }
 
 static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)

@@ -14,7 +14,6 @@
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,12 +42,8 @@ static uint64_t now_ns(void)
 
 int needs_vcpu(uint64_t nr, const uint64_t arg[6])
 {
+	(void)arg;
 	switch (nr) {
-	case SYS_mmap:          /* only a fixed mapping can replace pages */
-		return (arg[3] & MAP_FIXED) != 0;
-	case SYS_madvise:       /* MADV_FREE keeps the pages (see mm_madvise) */
-		return arg[2] != MADV_FREE;
-	case SYS_brk: case SYS_munmap: case SYS_mprotect: case SYS_mremap:
 	case SYS_arch_prctl: case SYS_exit: case SYS_exit_group:
 		return 1;
 	}
@@ -71,12 +66,15 @@ static void serve(struct vmctx *vc, int on_vcpu, uint64_t nr, const uint64_t arg
 	pthread_mutex_lock(&vc->lock);
 	if (vc->opt->trace)
 		trace_guest_calls(vc);
-	mm_allow_updates(vc->mm, on_vcpu);
+	mm_lock(vc->mm);
 	long ret = sys_call(&vc->proc, nr, arg);
-	mm_allow_updates(vc->mm, 0);
+	uint64_t rewrites = mm_unlock(vc->mm);
+	int resync = mm_needs_full_resync(vc->mm);
 	pthread_mutex_unlock(&vc->lock);
 	mb->ret = ret;
-	mb->action = MB_RETURN;
+	/* After an exit the supervisor applies the queue anyway; a polled
+	 * answer tells the entry page what the program must not run before. */
+	mb->action = resync ? MB_EXIT : rewrites ? MB_APPLY : MB_RETURN;
 	/* A program that just died (exit, or a signal such as SIGPIPE) must
 	 * not run on: send it to the exit path, where the vCPU thread stops. */
 	__atomic_store_n(&mb->state, vc->proc.exited ? MB_BOUNCE : MB_DONE,

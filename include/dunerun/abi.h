@@ -72,6 +72,8 @@
 /* action, written by the host with DONE: what the entry does next. */
 #define MB_RETURN       0       /* return to the program */
 #define MB_APPLY        1       /* enter the supervisor to apply the queue first */
+#define MB_EXIT         2       /* take the exit path first (the host has
+				   work only the vCPU thread can do) */
 
 #define MB_STATE        0x00    /* u32 */
 #define MB_POLLING      0x04    /* u32: a host thread is polling `state` */
@@ -104,6 +106,8 @@
 #define KCB_NUPDATES    0x00    /* u64: runs queued in KCB_UPDATES */
 #define KCB_FLUSH       0x08    /* u64: reload CR3 after rewriting */
 #define KCB_USER_RSP    0x10    /* u64: user rsp across the ring-0 syscall path */
+#define KCB_LOCK        0x18    /* u32: held by whichever side changes or
+				   applies the queue (host: CAS, guest: xchg) */
 #define KCB_UPDATES     0x40    /* { u64 kva; u64 count; } [KCB_MAX_UPDATES]:
 				   runs of entries, kva in GVA_DIRECT */
 #define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 16)
@@ -159,7 +163,9 @@ struct kcb {
 	uint64_t nupdates;
 	uint64_t flush;
 	uint64_t user_rsp;
-	uint64_t pad[5];
+	uint32_t lock;
+	uint32_t pad0;
+	uint64_t pad[4];
 	struct { uint64_t kva, count; } update[KCB_MAX_UPDATES];
 };
 
@@ -175,6 +181,7 @@ _Static_assert(__builtin_offsetof(struct mailbox, guest_calls) == MB_GUEST_CALLS
 _Static_assert(__builtin_offsetof(struct mailbox, trace) == MB_TRACE, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, gtrace) == MB_GTRACE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
 #endif
 
