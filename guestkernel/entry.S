@@ -97,6 +97,12 @@ enter_supervisor:
 	int3
 	.globl entry_trap_return
 entry_trap_return:
+	/* The supervisor used rax, rcx, rdx, rsi and rdi freely (pushing
+	 * them costs emulated instructions); restore them here, natively. */
+	movabs $GVA_MBOX, %rax
+	mov MB_ARG0+0(%rax), %rdi
+	mov MB_ARG0+8(%rax), %rsi
+	mov MB_ARG0+16(%rax), %rdx
 	cmpl $MB_DONE, MB_STATE(%rax)
 	jne exit_path
 	jmp finish
@@ -201,7 +207,7 @@ vec3:
 	out %al, $PORT_SYSCALL
 1:	cmpq $0, GVA_KCB + KCB_NUPDATES
 	je 2f
-	call apply_updates
+	call apply_queue        /* the entry page restores the registers */
 2:	iretq
 user_breakpoint:
 	pushq $0
@@ -224,8 +230,18 @@ apply_updates:
 	push %rdx
 	push %rsi
 	push %rdi
-	/* The host may be filling the queue right now (for a request the
-	 * program posted but did not wait for); it then asks again. */
+	call apply_queue
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+	ret
+
+/* The body: clobbers rax, rcx, rdx, rsi and rdi.  The host may be filling
+ * the queue right now (for a request the program posted but did not wait
+ * for); the lock makes us leave it alone, and the host asks again. */
+apply_queue:
 	mov $1, %eax
 	xchg %eax, GVA_KCB + KCB_LOCK
 	test %eax, %eax
@@ -249,12 +265,7 @@ apply_updates:
 	mov %cr3, %rax
 	mov %rax, %cr3
 2:	movl $0, GVA_KCB + KCB_LOCK
-3:	pop %rdi
-	pop %rsi
-	pop %rdx
-	pop %rcx
-	pop %rax
-	ret
+3:	ret
 
 /* The ring-0 syscall path for hosts where `syscall` enters ring 0.  The
  * request is posted; the host completes it during the exit. */
