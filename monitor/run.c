@@ -276,6 +276,20 @@ static void publish_identity(struct vmctx *vc)
 	mb->trace = vc->opt->trace;
 }
 
+/* For tests: DUNERUN_INJECT=supervisor-fault queues a rewrite of an
+ * address past guest memory, so the supervisor faults in ring 0 at its
+ * first apply and the panic path runs for real. */
+static void inject_faults(struct vmctx *vc)
+{
+	const char *what = getenv("DUNERUN_INJECT");
+
+	if (!what || strcmp(what, "supervisor-fault"))
+		return;
+	vc->kcb->update[0].kva = GVA_DIRECT + mm_phys_size(vc->mm);
+	vc->kcb->update[0].count = 1;
+	vc->kcb->nupdates = 1;
+}
+
 struct run_result monitor_exec(const char *path, char *const argv[],
 			       char *const envp[], const struct run_options *opt)
 {
@@ -310,6 +324,7 @@ struct run_result monitor_exec(const char *path, char *const argv[],
 	vc->proc.trace = opt->trace;
 	vc->proc.trace_fd = 2;
 	publish_identity(vc);
+	inject_faults(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
 	    kvm_vm_boot(&vc->vm, &vc->boot) < 0) {
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);

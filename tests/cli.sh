@@ -96,6 +96,14 @@ ok=0
 [ "$st" = 0 ] && cmp -s tests/hostile/abuse.expected "$T/abuse.out" && ok=1
 verdict $ok hostile-abuse "status $st or output differs: $(diff tests/hostile/abuse.expected "$T/abuse.out" | head -5)"
 
+# A fault in the supervisor itself: a panic report with registers, 125.
+DUNERUN_INJECT=supervisor-fault "$DR" exec "$T/hi" > "$T/out" 2> "$T/err"
+st=$?
+ok=0
+[ "$st" = 125 ] && grep -q '^dunerun: supervisor panic: #PF page fault in the supervisor' "$T/err" &&
+	grep -Eq '^  rip [0-9a-f]{16} rflags [0-9a-f]+ cs 0010 cr2' "$T/err" && ok=1
+verdict $ok supervisor-panic "status $st (want 125 and a register dump):"
+
 # /dev/kvm missing or forbidden: a clear one-line error, status 125.
 if unshare --mount true 2> /dev/null; then
 	expect no-dev-kvm 125 '/dev/kvm does not exist' \
