@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "mm_impl.h"
 
@@ -244,14 +245,33 @@ int pt_move_range(struct mm *mm, uint64_t from, uint64_t to, uint64_t len)
 	return 0;
 }
 
+/* The supervisor holds the lock only while it applies the queue, which
+ * takes microseconds to milliseconds and never exits to us.  A lock held
+ * for a second belongs to a guest stopped for good (a supervisor panic):
+ * take it, rather than hang the launcher. */
+#define LOCK_PATIENCE_NS 1000000000LL
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void mm_lock(struct mm *mm)
 {
 	uint32_t *lock = &mm->kcb->lock;
 	uint32_t free = 0;
+	long long give_up = 0;
 
 	while (!__atomic_compare_exchange_n(lock, &free, 1, 0, __ATOMIC_ACQUIRE,
 					    __ATOMIC_RELAXED)) {
 		free = 0;
+		if (!give_up)
+			give_up = now_ns() + LOCK_PATIENCE_NS;
+		else if (now_ns() > give_up)
+			break;
 		sched_yield();
 	}
 	mm->locked = 1;
