@@ -39,6 +39,7 @@ struct vmctx {
 	int stop;               /* tells the service thread to finish */
 	int wake;               /* futex word: wakes a sleeping service thread */
 	int in_flight;          /* the service thread owns the posted request */
+	int vcpu_waiting;       /* the vCPU thread sleeps until in_flight clears */
 	uint64_t nexits, nserved_polling, nserved_exit;
 	uint64_t gtrace_seen;    /* guest-answered calls already traced */
 };

@@ -177,8 +177,12 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 			break;
 		}
 		if (s == MB_TAKEN && __atomic_load_n(&vc->in_flight, __ATOMIC_ACQUIRE)) {
+			/* Announce the wait before sleeping; the futex rechecks
+			 * in_flight, so a clear in between is never missed. */
+			__atomic_store_n(&vc->vcpu_waiting, 1, __ATOMIC_SEQ_CST);
 			syscall(SYS_futex, &vc->in_flight, FUTEX_WAIT_PRIVATE, 1,
 				NULL, NULL, 0);
+			__atomic_store_n(&vc->vcpu_waiting, 0, __ATOMIC_SEQ_CST);
 			continue;
 		}
 		break;

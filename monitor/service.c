@@ -133,7 +133,8 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 		*last = now_ns();
 	}
 	__atomic_store_n(&vc->in_flight, 0, __ATOMIC_SEQ_CST);
-	futex_wake(&vc->in_flight);
+	if (__atomic_load_n(&vc->vcpu_waiting, __ATOMIC_SEQ_CST))
+		futex_wake(&vc->in_flight);
 }
 
 static void *service_main(void *arg)
