@@ -38,6 +38,7 @@ struct vmctx {
 	int service_running;
 	int stop;               /* tells the service thread to finish */
 	int wake;               /* futex word: wakes a sleeping service thread */
+	int sleeping;           /* the service thread is (about to be) asleep */
 	int in_flight;          /* the service thread owns the posted request */
 	int vcpu_waiting;       /* the vCPU thread sleeps until in_flight clears */
 	uint64_t nexits, nserved_polling, nserved_exit;
@@ -56,7 +57,7 @@ void service_kick(struct vmctx *vc);
 void serve_request(struct vmctx *vc);
 /* Whether the call must be served on the vCPU thread, during an exit:
  * it changes vCPU state or ends the program. */
-int needs_vcpu(uint64_t nr, const uint64_t arg[6]);
+int needs_vcpu(uint64_t nr);
 /* --trace: prints the calls the guest answered since the last time. */
 void trace_guest_calls(struct vmctx *vc);
 

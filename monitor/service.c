@@ -7,8 +7,10 @@
  * sleeps, and the guest (seeing `polling` clear) takes the exit path,
  * whose handler wakes the thread again.
  *
- * Syscalls that change page tables or vCPU state are bounced to the exit
- * path, because only there is the guest stopped while we change them.
+ * Page-table changes are queued for the supervisor under the KCB lock
+ * (see mm.h), so this thread serves them too.  Only syscalls that change
+ * vCPU state or end the program are bounced to the exit path, where the
+ * guest is stopped.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -40,9 +42,8 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-int needs_vcpu(uint64_t nr, const uint64_t arg[6])
+int needs_vcpu(uint64_t nr)
 {
-	(void)arg;
 	switch (nr) {
 	case SYS_arch_prctl: case SYS_exit: case SYS_exit_group:
 		return 1;
@@ -59,7 +60,7 @@ static uint64_t copy_request(struct mailbox *mb, uint64_t arg[6])
 	return __atomic_load_n(&mb->nr, __ATOMIC_RELAXED);
 }
 
-static void serve(struct vmctx *vc, int on_vcpu, uint64_t nr, const uint64_t arg[6])
+static void serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 {
 	struct mailbox *mb = vc->mbox;
 
@@ -104,7 +105,7 @@ void serve_request(struct vmctx *vc)
 	uint64_t arg[6];
 	uint64_t nr = copy_request(vc->mbox, arg);
 
-	serve(vc, 1, nr, arg);
+	serve(vc, nr, arg);
 }
 
 /* Takes a posted request: only one thread may serve it. */
@@ -124,10 +125,10 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 	if (take(mb, MB_POSTED)) {
 		uint64_t arg[6];
 		uint64_t nr = copy_request(mb, arg);
-		if (needs_vcpu(nr, arg)) {
+		if (needs_vcpu(nr)) {
 			__atomic_store_n(&mb->state, MB_BOUNCE, __ATOMIC_RELEASE);
 		} else {
-			serve(vc, 0, nr, arg);
+			serve(vc, nr, arg);
 			vc->nserved_polling++;
 		}
 		*last = now_ns();
@@ -157,9 +158,11 @@ static void *service_main(void *arg)
 		/* The mirror image of the guest's post: clear polling, then
 		 * look once more, so a request posted meanwhile is served. */
 		__atomic_store_n(&mb->polling, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&vc->sleeping, 1, __ATOMIC_SEQ_CST);
 		poll_once(vc, &last);
 		if (__atomic_load_n(&vc->wake, __ATOMIC_ACQUIRE) == seen)
 			futex_wait(&vc->wake, seen);
+		__atomic_store_n(&vc->sleeping, 0, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }
@@ -177,7 +180,8 @@ int service_start(struct vmctx *vc)
 
 void service_kick(struct vmctx *vc)
 {
-	if (!vc->service_running || __atomic_load_n(&vc->mbox->polling, __ATOMIC_RELAXED))
+	/* Decided on our own state: the guest can write `polling`. */
+	if (!vc->service_running || !__atomic_load_n(&vc->sleeping, __ATOMIC_SEQ_CST))
 		return;
 	__atomic_add_fetch(&vc->wake, 1, __ATOMIC_RELEASE);
 	futex_wake(&vc->wake);
