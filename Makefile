@@ -73,11 +73,11 @@ clean:
 	rm -rf $(B)/obj $(B)/guest $(B)/dunerun $(B)/tests $(B)/unit
 
 # Unit tests run on the host, with sanitizers where the toolchain has them.
-$(B)/unit/test_loader: tests/unit/test_loader.c loader/elf.c loader/stack.c loader/loader.h
+$(B)/unit/test_loader: tests/unit/test_loader.c tests/unit/check.h loader/elf.c loader/stack.c loader/loader.h
 	@mkdir -p $(dir $@)
 	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-Iinclude -Iloader loader/elf.c loader/stack.c $< -o $@
 
-$(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/fake_mm.c $(wildcard sys/*.c) $(HDRS) $(DEPS_STAMP)
+$(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c) $(HDRS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -static $(CFLAGS) $(wildcard sys/*.c) tests/unit/fake_mm.c $< -o $@

@@ -21,31 +21,16 @@
 #include <ctype.h>
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "check.h"
 #include "dunerun/abi.h"
 #include "loader.h"
 
-static int passed, failed;
 
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", ok ? "ok  " : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 /* ---- ELF files built in memory --------------------------------------- */
 
@@ -952,6 +937,5 @@ int main(int argc, char **argv)
 			test_static_file(argv[i]);
 	}
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_summary();
 }

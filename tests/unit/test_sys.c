@@ -21,7 +21,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "sys.h"
 #undef PAGE_SIZE
 #include "mm.h"
@@ -49,27 +49,11 @@
 #define G_SCRATCH (FAKE_BASE + (12ULL << 20))
 #define G_BIG     (FAKE_BASE + (4ULL << 20))
 
-static int passed, failed;
 static struct proc P;
 static struct mm *M;
 static uint64_t scratch = G_SCRATCH;
 static char dir[256];           /* the test directory */
 
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", ok ? "ok  " : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 /* Checks that expr (a long) equals want, and shows both. */
 #define EQ(expr, want) do {						\
@@ -1066,6 +1050,5 @@ int main(void)
 	}
 	mm_destroy(M);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_summary();
 }
