@@ -169,9 +169,6 @@ static void *service_main(void *arg)
 
 int service_start(struct vmctx *vc)
 {
-	/* Polling from the first instruction: a short program's first
-	 * syscalls would otherwise all take the exit path. */
-	vc->mbox->polling = 1;
 	if (pthread_create(&vc->service, NULL, service_main, vc) != 0)
 		return -1;
 	vc->service_running = 1;
