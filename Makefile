@@ -5,10 +5,10 @@ VERSION  := 0.1.0
 B        := build
 CC       := musl-gcc
 HOSTCC   := gcc
-CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter \
+CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
-            -isystem $(B)/deps/include -Iinclude -Ikmod -Iloader -Imm -Isys \
-            -Imonitor -DDUNERUN_VERSION='"$(VERSION)"'
+            -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Isys \
+            -Imonitor -Iimages -Ipolicy -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
 LIBS     := -lzstd -lcap -lpthread
 
@@ -17,10 +17,10 @@ LIBS     := -lzstd -lcap -lpthread
 GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
                 -nostdlib -Iinclude
 
-SRCS := cmd/main.c kmod/kvm.c loader/elf.c loader/stack.c \
+SRCS := cmd/main.c cmd/build.c cmd/inspect.c kmod/kvm.c loader/elf.c loader/stack.c \
         mm/phys.c mm/pagetable.c mm/access.c mm/vma.c \
         monitor/boot.c monitor/run.c monitor/service.c \
-        $(wildcard sys/*.c)
+        $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c)
 OBJS := $(SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guestkernel/blob.o
 HDRS := $(wildcard include/dunerun/*.h */*.h)
 
@@ -81,3 +81,12 @@ $(B)/unit/test_loader: tests/unit/test_loader.c tests/unit/check.h loader/elf.c 
 $(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c) $(HDRS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -static $(CFLAGS) $(wildcard sys/*.c) tests/unit/fake_mm.c $< -o $@
+
+$(B)/unit/test_image: tests/unit/test_image.c tests/unit/check.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Iimages -isystem $(B)/deps/include \
+		$(wildcard images/*.c) $< -L$(B)/deps/lib -lzstd -o $@
+
+$(B)/unit/test_policy: tests/unit/test_policy.c tests/unit/check.h $(wildcard policy/*.c policy/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Ipolicy $(wildcard policy/*.c) $< -o $@

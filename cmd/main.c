@@ -13,6 +13,7 @@
 #include <sys/capability.h>
 #include <zstd.h>
 
+#include "cmd.h"
 #include "monitor.h"
 
 #define DEFAULT_MEM (1ULL << 30)
@@ -22,11 +23,15 @@ extern char **environ;
 static void usage(FILE *f)
 {
 	fputs("usage: dunerun exec [OPTIONS] PROGRAM [ARGS...]\n"
+	      "       dunerun build [-f Dunefile] [-o app.dz] [CONTEXT]\n"
+	      "       dunerun inspect IMAGE.dz\n"
 	      "\n"
-	      "Runs a static x86-64 Linux PROGRAM in its own KVM virtual machine,\n"
-	      "under a tiny supervisor kernel, as if it ran natively.\n"
+	      "exec runs a static x86-64 Linux PROGRAM in its own KVM virtual\n"
+	      "machine, under a tiny supervisor kernel, as if it ran natively.\n"
+	      "build packages a program, its files and a policy as an image;\n"
+	      "inspect shows what an image holds (docs/policy.md, images/FORMAT.md).\n"
 	      "\n"
-	      "options:\n"
+	      "exec options:\n"
 	      "  --mem SIZE     guest memory, e.g. 512M or 4G (default 1G; backed lazily)\n"
 	      "  --trace        print every syscall, strace style, on stderr\n"
 	      "  --no-poll      no polling syscall thread: every syscall is a VM exit\n"
@@ -107,7 +112,13 @@ static void raise_nofile(void)
 	}
 }
 
-static int cmd_exec(int argc, char **argv)
+int usage_error(const char *synopsis)
+{
+	fprintf(stderr, "usage: dunerun %s (see dunerun --help)\n", synopsis);
+	return 2;
+}
+
+int cmd_exec(int argc, char **argv)
 {
 	struct run_options opt = { .mem = DEFAULT_MEM };
 	int i;
@@ -139,10 +150,8 @@ static int cmd_exec(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (i >= argc) {
-		fputs("usage: dunerun exec [OPTIONS] PROGRAM [ARGS...] (see dunerun --help)\n", stderr);
-		return 2;
-	}
+	if (i >= argc)
+		return usage_error("exec [OPTIONS] PROGRAM [ARGS...]");
 	char buf[PATH_MAX];
 	const char *path = find_program(argv[i], buf, sizeof buf);
 	raise_nofile();
@@ -156,6 +165,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "exec"))
 		return cmd_exec(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "build"))
+		return cmd_build(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "inspect"))
+		return cmd_inspect(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		/* The static libraries, named so a build that lost them shows. */
 		printf("dunerun %s (zstd %s, libcap with %d capabilities)\n",
@@ -167,6 +180,5 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fputs("usage: dunerun exec [OPTIONS] PROGRAM [ARGS...] (see dunerun --help)\n", stderr);
-	return 2;
+	return usage_error("exec|build|inspect ...");
 }

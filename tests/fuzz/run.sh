@@ -42,5 +42,14 @@ run() {             # name corpus
 
 build fuzz_elf loader/elf.c loader/stack.c tests/fuzz/fuzz_elf.c &&
 	run fuzz_elf tests/fuzz/corpus/elf
+build fuzz_dunefile -Ipolicy policy/*.c tests/fuzz/fuzz_dunefile.c &&
+	run fuzz_dunefile tests/fuzz/corpus/dunefile
+# The image reader needs zstd built with clang (see the script).
+if tests/fuzz/build_image_fuzzer.sh "$B" > "$B/fuzz/fuzz_image.build.log" 2>&1; then
+	run fuzz_image tests/fuzz/corpus/image
+else
+	echo "FAIL fuzz_image: does not build (see $B/fuzz/fuzz_image.build.log)"
+	fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
