@@ -66,3 +66,27 @@ row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data10
 	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/busybox sha256sum $D/data100m"
 row "sqlite speedtest1 --size 25 --memdb" ms "wall_ms $B/progs/speedtest1 --size 25 --memdb" \
 	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/speedtest1 --size 25 --memdb"
+
+# Image build rate for a 100 MiB tree: half random bytes, half text, in
+# 100 files, with the lua interpreter as the entrypoint.
+tree=$D/tree100m
+if [ ! -f "$tree/Dunefile" ]; then
+	rm -rf "$tree" && mkdir -p "$tree/data"
+	for i in $(seq 1 50); do dd if="$D/data100m" of="$tree/data/bin$i" bs=1M skip=$i count=1 2> /dev/null; done
+	for i in $(seq 1 50); do seq -f "line %g of a text file $i" 1 40000 | head -c 1M > "$tree/data/text$i"; done
+	cp "$B/progs/lua" "$tree/lua"
+	printf 'COPY lua /bin/lua\nCOPY data /data\nENTRYPOINT ["/bin/lua"]\n' > "$tree/Dunefile"
+fi
+: > "$D/build.times"
+for ((r = 0; r < R; r++)); do
+	"$D/timeit" 1 "$B/dunerun" build -o "$D/tree.dz" "$tree" >> "$D/build.times"
+done
+read -r bmin bmed < <(stats < "$D/build.times")
+in=$(du -sb "$tree/data" "$tree/lua" | awk '{s += $1} END {print s}')
+out=$(stat -c %s "$D/tree.dz")
+echo
+echo "| image build of a 100 MiB tree | min | median | rate (median) | compression |"
+echo "|---|--:|--:|--:|--:|"
+awk -v mn="$bmin" -v md="$bmed" -v isz="$in" -v osz="$out" 'BEGIN {
+	printf "| dunerun build | %.0f ms | %.0f ms | %.1f MiB/s | %.2fx (%.1f -> %.1f MiB) |\n",
+		mn / 1000, md / 1000, isz / 1048576 / (md / 1e6), isz / osz, isz / 1048576, osz / 1048576 }'
