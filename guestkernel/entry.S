@@ -36,6 +36,7 @@
 	.quad vec8, vec9, vec10, vec11, vec12, vec13, vec14, vec15
 	.quad vec16, vec17, vec18, vec19, vec20, vec21, vec22, vec23
 	.quad vec24, vec25, vec26, vec27, vec28, vec29, vec30, vec31
+	.quad __vsyscall_lma - GVA_KERNEL
 
 /* ------------------------------------------------------------------ */
 /* The user entry page, linked at GVA_ENTRY.  Uses only rax, rcx and r11,
@@ -145,6 +146,27 @@ entry_ring0:
 	movabs $syscall_ring0, %rcx
 	jmp *%rcx
 	.balign 4096
+
+/* ------------------------------------------------------------------ */
+/* Linux's legacy vsyscall page, linked at GVA_VSYSCALL: each entry makes
+ * the real syscall, as the kernel's old "native" vsyscall mode did. */
+
+	.section .vsyscall, "ax"
+vsyscall_gettimeofday:
+	mov $96, %eax
+	syscall
+	ret
+	.balign 1024, 0
+vsyscall_time:
+	mov $201, %eax
+	syscall
+	ret
+	.balign 1024, 0
+vsyscall_getcpu:
+	mov $309, %eax
+	syscall
+	ret
+	.balign 4096, 0
 
 /* ------------------------------------------------------------------ */
 	.text

@@ -252,6 +252,23 @@ static int map_phys(struct mm *mm, uint64_t va, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
+/* The vsyscall page shares the top PML4 slot with the supervisor: the
+ * slot's entry allows user access, and the supervisor's own 1 GiB below
+ * (a separate PDPT entry, without U) keeps it out of reach. */
+static int map_vsyscall(struct mm *mm, const struct kernel_header *kh)
+{
+	const uint64_t flags = PTE_P | PTE_W | PTE_U;
+	uint64_t *pdpte = pt_entry(mm, GVA_VSYSCALL, 3, 1, flags);
+	uint64_t *kernel = pt_entry(mm, GVA_KERNEL, 3, 0, 0);
+
+	if (!pdpte || !kernel || (*kernel & PTE_U) ||
+	    (GVA_VSYSCALL >> 30) == (GVA_KERNEL >> 30))
+		return -EINVAL;
+	*pt_entry(mm, GVA_VSYSCALL, 4, 0, 0) |= PTE_U;
+	return map_phys(mm, GVA_VSYSCALL, GPA_KERNEL + kh->vsyscall_off, PAGE_SIZE,
+			PTE_P | PTE_U, flags);
+}
+
 int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 		      size_t entry_off, size_t entry_len)
 {
@@ -285,6 +302,8 @@ int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 	if (!r)
 		r = map_phys(mm, GVA_MBOX, GPA_MBOX, PAGE_SIZE,
 			     PTE_P | PTE_W | PTE_U | PTE_NX, kflags | PTE_U);
+	if (!r)
+		r = map_vsyscall(mm, kh);
 	return r;
 }
 

@@ -41,6 +41,9 @@
  * privilege (PVM) the entry runs at CPL 3, which is why it is user code. */
 #define GVA_ENTRY       0x00007fffffff0000
 #define GVA_MBOX        0x00007fffffff1000
+/* Linux's legacy vsyscall page: user code at a fixed kernel-half address,
+ * which old static libcs call (and dietlibc reads when there is no vDSO). */
+#define GVA_VSYSCALL    0xffffffffff600000
 #define USER_STACK_TOP  0x00007ffffff00000
 #define USER_MMAP_TOP   0x00007fff00000000
 #define USER_VA_END     0x00007fffffff0000 /* first address the program may not map */
@@ -124,6 +127,7 @@
 #define KH_SYSCALL_R0   0x38    /* ring-0 syscall path (real VT-x/SVM) */
 #define KH_IMAGE_END    0x40    /* end of the image including bss */
 #define KH_VECTORS      0x48    /* u64 handler address [32] */
+#define KH_VSYSCALL_OFF 0x148   /* image offset of the vsyscall page */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -136,8 +140,10 @@ struct kernel_header {
 	uint64_t syscall_ring0;
 	uint64_t image_end;
 	uint64_t vector[32];
+	uint64_t vsyscall_off;
 };
 _Static_assert(__builtin_offsetof(struct kernel_header, vector) == KH_VECTORS, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, vsyscall_off) == KH_VSYSCALL_OFF, "abi");
 
 struct mailbox {
 	uint32_t state;
