@@ -50,9 +50,17 @@ $(B)/guest/guest.bin: guestkernel/entry.S guestkernel/kernel.ld include/dunerun/
 	ld -nostdlib -T guestkernel/kernel.ld $(B)/guest/entry.o -o $(B)/guest/guest.elf
 	objcopy -O binary $(B)/guest/guest.elf $@
 
-$(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin
+# The vDSO: one segment, mapped as it is (guestkernel/vdso.lds).
+$(B)/guest/vdso.so: guestkernel/vdso.S guestkernel/vdso.lds
 	@mkdir -p $(dir $@)
-	$(CC) -c -DGUEST_IMAGE='"$(B)/guest/guest.bin"' $< -o $@
+	$(HOSTCC) -c -fPIC guestkernel/vdso.S -o $(B)/guest/vdso.o
+	ld -shared -soname=linux-vdso.so.1 --hash-style=both -z max-page-size=4096 \
+		-z noexecstack -T guestkernel/vdso.lds $(B)/guest/vdso.o -o $(B)/guest/vdso.full
+	objcopy -S $(B)/guest/vdso.full $@
+
+$(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin $(B)/guest/vdso.so
+	@mkdir -p $(dir $@)
+	$(CC) -c -DGUEST_IMAGE='"$(B)/guest/guest.bin"' -DVDSO_IMAGE='"$(B)/guest/vdso.so"' $< -o $@
 
 $(B)/dunerun: $(OBJS)
 	$(CC) $(LDFLAGS) $(OBJS) $(LIBS) -o $@

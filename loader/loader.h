@@ -52,6 +52,7 @@ struct stack_aux {
 	uint8_t random[16];     /* AT_RANDOM bytes */
 	const char *execfn;     /* AT_EXECFN string */
 	const char *platform;   /* AT_PLATFORM string, e.g. "x86_64" */
+	uint64_t sysinfo_ehdr;  /* AT_SYSINFO_EHDR: the vDSO, or 0 for none */
 };
 
 /* Builds the System V initial process stack (argc, argv, envp, auxv and the

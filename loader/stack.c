@@ -25,7 +25,7 @@
 #include "loader.h"
 
 /* Pairs in the auxiliary vector, counting AT_NULL. */
-#define AUXV_MAX 19
+#define AUXV_MAX 20
 
 /* Reserves n bytes below *pos.  Returns 0 if they do not fit. */
 static int take(size_t *pos, size_t n)
@@ -125,6 +125,10 @@ uint64_t stack_build(uint8_t *buf, size_t buflen, uint64_t top,
 	if (aux->platform) {
 		auxv[a++] = AT_PLATFORM;
 		auxv[a++] = platform;
+	}
+	if (aux->sysinfo_ehdr) {
+		auxv[a++] = AT_SYSINFO_EHDR;
+		auxv[a++] = aux->sysinfo_ehdr;
 	}
 	if (aux->execfn) {
 		auxv[a++] = AT_EXECFN;

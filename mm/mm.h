@@ -48,6 +48,8 @@ void *mm_gpa(struct mm *mm, uint64_t gpa, uint64_t len);
 /* Maps the supervisor image, its control block and the user entry page. */
 int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 		      size_t entry_off, size_t entry_len);
+/* Copies the vDSO to GPA_VDSO and maps it at GVA_VDSO, user read+exec. */
+int mm_map_vdso(struct mm *mm, const void *image, size_t len);
 /* Creates an anonymous private mapping at exactly addr (page-aligned),
  * like mmap(MAP_FIXED); used by the loader for segments and the stack. */
 int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot);

@@ -307,6 +307,15 @@ int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 	return r;
 }
 
+int mm_map_vdso(struct mm *mm, const void *image, size_t len)
+{
+	if (len == 0 || len > VDSO_MAX)
+		return -EINVAL;
+	memcpy(mm->host + GPA_VDSO, image, len);
+	return map_phys(mm, GVA_VDSO, GPA_VDSO, page_up(len), PTE_P | PTE_U,
+			PTE_P | PTE_W | PTE_U);
+}
+
 int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 {
 	uint64_t end = addr + page_up(len);

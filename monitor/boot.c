@@ -68,7 +68,8 @@ int boot_supervisor(struct vmctx *vc)
 
 	if (guest_image_len < sizeof *kh || kh->magic != KERNEL_MAGIC ||
 	    mm_map_supervisor(vc->mm, guest_image, guest_image_len,
-			      kh->entry_off, kh->entry_len) < 0) {
+			      kh->entry_off, kh->entry_len) < 0 ||
+	    mm_map_vdso(vc->mm, vdso_image, vdso_image_len) < 0) {
 		fprintf(stderr, "dunerun: the embedded supervisor image is invalid\n");
 		return -1;
 	}
@@ -160,6 +161,7 @@ static int build_stack(struct vmctx *vc, const struct elf_image *img,
 		.uid = getuid(), .euid = geteuid(), .gid = getgid(), .egid = getegid(),
 		.hwcap = host_hwcap(), .clktck = sysconf(_SC_CLK_TCK),
 		.pagesz = PAGE_SIZE, .execfn = path, .platform = "x86_64",
+		.sysinfo_ehdr = GVA_VDSO,
 	};
 	int prot = PROT_READ | PROT_WRITE | (img->stack_exec ? PROT_EXEC : 0);
 	uint64_t top = USER_STACK_TOP;

@@ -20,6 +20,9 @@
 /* The supervisor image, embedded in the launcher (guestkernel/blob.S). */
 extern const uint8_t guest_image[];
 extern const size_t guest_image_len;
+/* The vDSO every program gets (guestkernel/vdso.S). */
+extern const uint8_t vdso_image[];
+extern const size_t vdso_image_len;
 
 struct vmctx {
 	struct kvm_vm vm;

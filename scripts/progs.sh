@@ -8,7 +8,7 @@ P="$B/progs"
 mkdir -p "$P"
 
 # tcl: sqlite's build generates its amalgamation with tclsh.
-need_pkgs musl-tools dpkg-dev busybox-static tcl file
+need_pkgs musl-tools dpkg-dev busybox-static bash-static mksh tcl file
 
 # check NAME ARGS...: the program must be static and run natively before we call it done.
 check() {
@@ -22,6 +22,17 @@ if ! done_ busybox; then
 	install -m 755 /bin/busybox "$P/busybox"
 	check busybox echo ok
 	mark busybox
+fi
+
+# Shells linked with other static libcs: glibc (bash-static), dietlibc and
+# klibc (mksh's variants).  Each libc starts a program its own way.
+if ! done_ shells; then
+	STEP=shells; log "install $STEP"
+	install -m 755 /bin/bash-static "$P/bash-static"
+	install -m 755 /usr/lib/diet/bin/mksh "$P/mksh-diet"
+	install -m 755 /usr/lib/klibc/bin/mksh "$P/mksh-klibc"
+	for sh in bash-static mksh-diet mksh-klibc; do check "$sh" -c 'echo ok'; done
+	mark shells
 fi
 
 # Debian's patches turn both builds into libtool shared-library builds; upstream's

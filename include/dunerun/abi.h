@@ -22,6 +22,8 @@
 #define GPA_KCB         0x200000        /* kernel control block + update queue */
 #define KCB_SIZE        0x100000
 #define GPA_MBOX        0x300000        /* the user-visible mailbox page */
+#define GPA_VDSO        0x301000        /* the vDSO image, after the mailbox */
+#define VDSO_MAX        0x2000
 #define GPA_FREE        0x400000        /* the host's page allocator starts here */
 
 /* ---- Guest-virtual layout ------------------------------------------- */
@@ -41,6 +43,7 @@
  * privilege (PVM) the entry runs at CPL 3, which is why it is user code. */
 #define GVA_ENTRY       0x00007fffffff0000
 #define GVA_MBOX        0x00007fffffff1000
+#define GVA_VDSO        0x00007fffffff2000 /* AT_SYSINFO_EHDR */
 /* Linux's legacy vsyscall page: user code at a fixed kernel-half address,
  * which old static libcs call (and dietlibc reads when there is no vDSO). */
 #define GVA_VSYSCALL    0xffffffffff600000
