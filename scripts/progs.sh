@@ -61,4 +61,17 @@ if ! done_ sqlite3; then
 	mark sqlite3
 fi
 
+# fuzzcheck replays SQL inputs found by fuzzers (thousands of them, in
+# test/fuzzdata1.db): a hard real-program workload for memory and files.
+if ! done_ fuzzcheck; then
+	STEP=fuzzcheck; log "build $STEP"
+	cd "$B/src/sqlite3/bld"
+	quiet fuzzcheck make -j2 fuzzcheck LTLINK_EXTRAS=-all-static
+	install -m 755 fuzzcheck "$P/"
+	install -m 644 ../test/fuzzdata1.db "$P/"
+	cd "$B"
+	check fuzzcheck --help
+	mark fuzzcheck
+fi
+
 log "ok: $(echo "$P"/*)"
