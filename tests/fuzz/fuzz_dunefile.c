@@ -20,12 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "dunefile.h"
 #include "policy.h"
 
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "fuzz_dunefile: %s:%d: %s\n", __FILE__, __LINE__, #c); \
-	abort(); } } while (0)
 
 static void check_message(const char *err, size_t max)
 {

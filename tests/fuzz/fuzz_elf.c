@@ -18,12 +18,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "fuzz.h"
 #include "dunerun/abi.h"
 #include "loader.h"
 
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "fuzz_elf: %s:%d: %s\n", __FILE__, __LINE__, #c); \
-	abort(); } } while (0)
 
 static void check_image(const uint8_t *data, size_t size,
 			const struct elf_image *img)
@@ -78,15 +76,6 @@ static void check_image(const uint8_t *data, size_t size,
 	CHECK(img->lo == (img->seg[0].vaddr & ~4095ULL));
 }
 
-static void check_err(const char *err, size_t errlen)
-{
-	size_t n = strnlen(err, errlen), i;
-
-	CHECK(n > 0 && n < errlen);
-	CHECK(islower((unsigned char)err[0]));
-	for (i = 0; i < n; i++)
-		CHECK(err[i] >= 0x20 && err[i] < 0x7f);
-}
 
 static uint64_t rd(const uint8_t *buf, size_t len, uint64_t top, uint64_t a)
 {

@@ -25,11 +25,9 @@
 
 #include <zstd.h>
 
+#include "fuzz.h"
 #include "image.h"
 
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "fuzz_image: %s:%d: %s\n", __FILE__, __LINE__, #c); \
-	abort(); } } while (0)
 
 /* Small limits: the fuzzer's memory limit is not the runner's. */
 static const struct image_limits lim = {
@@ -38,15 +36,6 @@ static const struct image_limits lim = {
 	.max_text = 64 << 10,
 };
 
-static void check_err(const char *err, size_t errlen)
-{
-	size_t n = strnlen(err, errlen), i;
-
-	CHECK(n > 0 && n < errlen);
-	CHECK(islower((unsigned char)err[0]));
-	for (i = 0; i < n; i++)
-		CHECK(err[i] >= 0x20 && err[i] < 0x7f);
-}
 
 static int is_dir(const struct image *img, const char *path, size_t len)
 {
