@@ -37,7 +37,7 @@ fi
 
 # Debian's patches turn both builds into libtool shared-library builds; upstream's
 # Makefiles build static programs directly.
-fetch_src --skip-patches lua5.4 sqlite3
+fetch_src --skip-patches lua5.4 sqlite3 zlib
 
 if ! done_ lua; then
 	STEP=lua; log "build $STEP"
@@ -59,6 +59,19 @@ if ! done_ sqlite3; then
 	check sqlite3 :memory: 'select 1'
 	check speedtest1 --size 1 --memdb
 	mark sqlite3
+fi
+
+# zlib's own test programs: example (its API self-test) and minigzip.
+if ! done_ zlib; then
+	STEP=zlib; log "build $STEP"
+	cd "$B/src/zlib"
+	CC=musl-gcc LDFLAGS=-static quiet zlib ./configure --static
+	quiet zlib make -j2 example minigzip
+	install -m 755 example "$P/zlib-example"
+	install -m 755 minigzip "$P/minigzip"
+	cd "$B"
+	check zlib-example
+	mark zlib
 fi
 
 # fuzzcheck replays SQL inputs found by fuzzers (thousands of them, in

@@ -78,9 +78,10 @@ BUSYBOX=$(prog busybox || echo /bin/busybox)
 LUA=$(prog lua) SQLITE3=$(prog sqlite3) SPEEDTEST1=$(prog speedtest1)
 BASH_STATIC=$(prog bash-static) MKSH_DIET=$(prog mksh-diet) MKSH_KLIBC=$(prog mksh-klibc)
 FUZZCHECK=$(prog fuzzcheck) FUZZDATA=$B/progs/fuzzdata1.db
+ZLIB_EXAMPLE=$(prog zlib-example) MINIGZIP=$(prog minigzip)
 CASES=$TESTS/cases
 DATA=$T/.data
-export PROGS BUSYBOX LUA SQLITE3 SPEEDTEST1 BASH_STATIC MKSH_DIET MKSH_KLIBC FUZZCHECK FUZZDATA CASES DATA
+export PROGS BUSYBOX LUA SQLITE3 SPEEDTEST1 BASH_STATIC MKSH_DIET MKSH_KLIBC FUZZCHECK FUZZDATA ZLIB_EXAMPLE MINIGZIP CASES DATA
 # Determinism: the same locale and time zone for every run.
 export LC_ALL=C TZ=UTC DUNERUN_TEST_VAR='some value'
 ulimit -c 0
