@@ -524,9 +524,10 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 		return -EINVAL;
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
-	/* Dropping anonymous private pages: they read back as zero. */
 	/* MADV_FREE lets Linux drop the pages lazily, under memory pressure;
-	 * keeping them is one of its allowed outcomes, and saves a refault. */
+	 * keeping them is one of its allowed outcomes, and saves a refault.
+	 * MADV_DONTNEED drops private pages now: they read back as zero.
+	 * Shared file pages stay: they read back from the file anyway. */
 	if (advice != MADV_DONTNEED)
 		return 0;
 	for (uint64_t a = addr; a < addr + len;) {
