@@ -102,6 +102,8 @@ int proc_init(struct proc *p, struct mm *mm, const char *exe)
 
 	p->pid = getpid();
 	p->ppid = getppid();
+	p->pgid = getpgrp();
+	p->sid = getsid(0);
 	p->uid = getuid();
 	p->euid = geteuid();
 	p->gid = getgid();

@@ -207,7 +207,7 @@ long sys_exit_group(struct proc *p, const uint64_t *a)
 	return sys_exit(p, a);
 }
 
-/* --- Identity: one process, alone in its session --- */
+/* --- Identity: the launcher's own, since the guest is that process --- */
 
 long sys_getpid(struct proc *p, const uint64_t *a) { (void)a; return p->pid; }
 long sys_gettid(struct proc *p, const uint64_t *a) { (void)a; return p->pid; }
@@ -216,19 +216,18 @@ long sys_getuid(struct proc *p, const uint64_t *a) { (void)a; return p->uid; }
 long sys_geteuid(struct proc *p, const uint64_t *a) { (void)a; return p->euid; }
 long sys_getgid(struct proc *p, const uint64_t *a) { (void)a; return p->gid; }
 long sys_getegid(struct proc *p, const uint64_t *a) { (void)a; return p->egid; }
-long sys_getpgrp(struct proc *p, const uint64_t *a) { (void)a; return p->pid; }
+long sys_getpgrp(struct proc *p, const uint64_t *a) { (void)a; return p->pgid; }
 
-long sys_getpgid(struct proc *p, const uint64_t *a)
+/* Other processes are outside the sandbox: asking about them is ESRCH. */
+static int is_self(struct proc *p, const uint64_t *a)
 {
 	int pid = argint(a[0]);
 
-	return pid == 0 || pid == p->pid ? p->pid : -ESRCH;
+	return pid == 0 || pid == p->pid;
 }
 
-long sys_getsid(struct proc *p, const uint64_t *a)
-{
-	return sys_getpgid(p, a);
-}
+long sys_getpgid(struct proc *p, const uint64_t *a) { return is_self(p, a) ? p->pgid : -ESRCH; }
+long sys_getsid(struct proc *p, const uint64_t *a) { return is_self(p, a) ? p->sid : -ESRCH; }
 
 /* getresuid and getresgid: the saved id is the effective one. */
 static long put_ids(struct proc *p, const uint64_t *a, uint32_t r, uint32_t e)

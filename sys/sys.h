@@ -27,6 +27,7 @@ struct proc {
 	struct proc_fd fd[PROC_MAX_FDS];
 	int cwd;                /* host descriptor of the working directory */
 	pid_t pid, ppid;        /* what getpid/getppid report */
+	pid_t pgid, sid;        /* the launcher's process group and session */
 	uid_t uid, euid;
 	gid_t gid, egid;
 	uint64_t tid_address;   /* set_tid_address */

@@ -647,8 +647,9 @@ static void test_process(void)
 	EQ(SC(SYS_geteuid), geteuid());
 	EQ(SC(SYS_getgid), getgid());
 	EQ(SC(SYS_getegid), getegid());
-	EQ(SC(SYS_getpgrp), P.pid);
-	EQ(SC(SYS_getpgid, 0), P.pid);
+	EQ(SC(SYS_getpgrp), getpgrp());
+	EQ(SC(SYS_getpgid, 0), getpgrp());
+	EQ(SC(SYS_getsid, 0), getsid(0));
 	EQ(SC(SYS_getsid, 1), -ESRCH);
 	EQ(SC(SYS_set_tid_address, 0x1234), P.pid);
 	check(P.tid_address == 0x1234, "set_tid_address recorded");
