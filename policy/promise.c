@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include "policy.h"
@@ -65,6 +66,7 @@ enum rule {
 	R_IOCTL,	/* the requests in ioctl_stdio[] (stdio) and ioctl_tty[] (tty) */
 	R_CLONE,	/* CLONE_THREAD: stdio; a new process: proc */
 	R_ARCH_PRCTL,	/* the FS and GS base only */
+	R_PRCTL,	/* the options in prctl_ok[] */
 };
 
 static const char *const rule_text[] = {
@@ -84,6 +86,9 @@ static const char *const rule_text[] = {
 		    "`TIOCSWINSZ`, `TIOCSPGRP`, `TCFLSH`, `TCXONC`, `TCSBRK`; others denied",
 	[R_CLONE] = "`CLONE_THREAD`: stdio; a new process: proc",
 	[R_ARCH_PRCTL] = "`ARCH_SET_FS`, `ARCH_GET_FS`, `ARCH_SET_GS`, `ARCH_GET_GS` only",
+	[R_PRCTL] = "`PR_SET_NAME`, `PR_GET_NAME`, `PR_SET_PDEATHSIG`, `PR_GET_PDEATHSIG`, "
+		    "`PR_GET_DUMPABLE`, `PR_SET_DUMPABLE`, `PR_SET_NO_NEW_PRIVS`, "
+		    "`PR_GET_NO_NEW_PRIVS` only",
 };
 
 struct row {
@@ -215,6 +220,7 @@ static const struct row table[] = {
 	C(setpriority, PROC),
 	C(sched_getparam, STDIO),
 	C(sched_getscheduler, STDIO),
+	A(prctl, STDIO, R_PRCTL, 0),
 	A(arch_prctl, STDIO, R_ARCH_PRCTL, 0),
 	C(setrlimit, PROC),
 	C(gettid, STDIO),
@@ -328,6 +334,13 @@ static const unsigned long ioctl_tty[] = {
 /* asm/prctl.h, which musl does not ship. */
 static const unsigned long arch_prctl_ok[] = { 0x1001, 0x1002, 0x1003, 0x1004 };
 
+/* What a process may ask of prctl about itself without changing what it
+ * may do (sys/misc.c serves just these). */
+static const unsigned long prctl_ok[] = {
+	PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE,
+	PR_SET_NAME, PR_GET_NAME, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS,
+};
+
 static int in(unsigned long v, const unsigned long *set, size_t n)
 {
 	size_t i;
@@ -344,7 +357,11 @@ static uint32_t open_needs(uint64_t flags)
 {
 	uint32_t all;
 
-	switch (flags & O_ACCMODE) {
+	/* O_PATH only looks a file up: Linux ignores the access mode and
+	 * every flag that would read, write or create. */
+	if (flags & O_PATH)
+		return RPATH;
+	switch (flags & 3) {
 	case O_RDONLY:
 		all = RPATH;
 		break;
@@ -431,6 +448,10 @@ static void needs(long nr, const uint64_t *args, uint32_t *all, uint32_t *any)
 		break;
 	case R_ARCH_PRCTL:
 		if (!IN(args[0], arch_prctl_ok))
+			*any = 0;
+		break;
+	case R_PRCTL:
+		if (!IN(args[0], prctl_ok))
 			*any = 0;
 		break;
 	}

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -60,6 +61,7 @@ int fd_install(struct proc *p, int h, int cloexec, int min)
 	}
 	p->fd[fd].host = h;
 	p->fd[fd].cloexec = !!cloexec;
+	p->fd[fd].output = 0;
 	return fd;
 }
 
@@ -70,6 +72,7 @@ static long fd_close(struct proc *p, int fd)
 
 	p->fd[fd].host = -1;
 	p->fd[fd].cloexec = 0;
+	p->fd[fd].output = 0;
 	/* Linux frees the descriptor even when close reports an error. */
 	return hostret(syscall(SYS_close, h));
 }
@@ -84,16 +87,22 @@ int proc_init(struct proc *p, struct mm *mm, const char *exe)
 	/* /proc/self/exe is absolute with symlinks resolved; glibc's static
 	 * startup asserts the former. */
 	p->exe = exe && realpath(exe, p->exe_buf) ? p->exe_buf : exe;
+	/* Linux names a process after the file it runs, cut at 15 bytes. */
+	if (exe)
+		snprintf(p->comm, sizeof p->comm, "%s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
 	p->cwd = -1;
+	p->procfd = -1;
+	p->audit_fd = -1;
 	p->trace_fd = 2;
 	for (i = 0; i < PROC_MAX_FDS; i++)
 		p->fd[i].host = -1;
 
 	for (i = 0; i < 3; i++) {
 		h = fcntl(i, F_DUPFD_CLOEXEC, HOST_STDIO_MIN);
-		if (h >= 0)
+		if (h >= 0) {
 			p->fd[i].host = h;
-		else if (errno != EBADF) /* a closed launcher fd stays closed */
+			p->fd[i].output = i > 0;
+		} else if (errno != EBADF) /* a closed launcher fd stays closed */
 			goto fail;
 	}
 	p->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -150,9 +159,20 @@ long sys_close(struct proc *p, const uint64_t *a)
 	return fd_close(p, fd);
 }
 
+/* Installs host descriptor h, a duplicate of old's, at the lowest free
+ * slot from min; the copy is output if old is. */
+static long install_dup(struct proc *p, int old, int h, int cloexec, int min)
+{
+	int fd = fd_install(p, h, cloexec, min);
+
+	if (fd >= 0)
+		p->fd[fd].output = p->fd[old].output;
+	return fd;
+}
+
 long sys_dup(struct proc *p, const uint64_t *a)
 {
-	int h = fd_host(p, argint(a[0])), fd;
+	int old = argint(a[0]), h = fd_host(p, old), fd;
 
 	if (h < 0)
 		return h;
@@ -160,7 +180,7 @@ long sys_dup(struct proc *p, const uint64_t *a)
 		return fd;
 	if ((h = host_dup(h)) < 0)
 		return h;
-	return fd_install(p, h, 0, fd);
+	return install_dup(p, old, h, 0, fd);
 }
 
 /* dup2 and dup3 after their own checks: newfd becomes a copy of oldfd. */
@@ -178,6 +198,7 @@ static long dup_to(struct proc *p, int oldfd, int newfd, int cloexec)
 		fd_close(p, newfd); /* dup2 ignores errors closing newfd */
 	p->fd[newfd].host = h;
 	p->fd[newfd].cloexec = cloexec;
+	p->fd[newfd].output = p->fd[oldfd].output;
 	return newfd;
 }
 
@@ -220,7 +241,7 @@ long sys_fcntl(struct proc *p, const uint64_t *a)
 			return nfd;
 		if ((h = host_dup(h)) < 0)
 			return h;
-		return fd_install(p, h, cmd == F_DUPFD_CLOEXEC, nfd);
+		return install_dup(p, fd, h, cmd == F_DUPFD_CLOEXEC, nfd);
 	case F_GETFD:
 		return p->fd[fd].cloexec ? FD_CLOEXEC : 0;
 	case F_SETFD:

@@ -210,15 +210,16 @@ long sys_getdents64(struct proc *p, const uint64_t *a)
 /* The program's working directory as a path, into buf[PATH_MAX]. */
 static long cwd_path(struct proc *p, char *buf)
 {
-	char link[32];
+	char link[PATH_MAX];
 	struct stat st;
+	int dir;
 	long n;
 
 	/* An unlinked working directory has no path: Linux says ENOENT. */
 	if (syscall(SYS_fstat, p->cwd, &st) == 0 && st.st_nlink == 0)
 		return -ENOENT;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", p->cwd);
-	n = readlink(link, buf, PATH_MAX);
+	proc_fd_path(p, p->cwd, "", link, &dir);
+	n = readlinkat(dir, link, buf, PATH_MAX);
 	if (n < 0)
 		return -errno;
 	if (n >= PATH_MAX)
@@ -529,11 +530,23 @@ long sys_truncate(struct proc *p, const uint64_t *a)
 
 	if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
 		return r;
-	/* There is no truncateat: a relative path is reached through the
-	 * host's magic link for the working directory. */
+	/* /dev/fd/N and the like, rewritten to the launcher's procfs,
+	 * have no name in the view: truncate what they open. */
+	if (hp.dir == p->procfd && p->procfd >= 0) {
+		int h = openat(hp.dir, hp.path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (h < 0)
+			return -errno;
+		r = (int)hostret(syscall(SYS_ftruncate, h, (int64_t)a[1]));
+		close(h);
+		return r;
+	}
+	/* There is no truncateat: a relative path is made absolute with the
+	 * working directory's path. */
 	if (hp.path[0] != '/' && hp.dir != AT_FDCWD) {
-		if (snprintf(abs, sizeof abs, "/proc/self/fd/%d/%s", hp.dir,
-			     hp.path) >= (int)sizeof abs)
+		long n = cwd_path(p, abs);
+		if (n < 0)
+			return n;
+		if (snprintf(abs + n, sizeof abs - n, "/%s", hp.path) >= (int)(sizeof abs - n))
 			return -ENAMETOOLONG;
 		strcpy(hp.path, abs);
 	}

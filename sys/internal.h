@@ -55,6 +55,11 @@ struct hpath {
 int argpath(struct proc *p, int dirfd, uint64_t gva, int accept,
 	    struct hpath *hp);
 
+/* The path of host descriptor h, followed by tail, through the launcher's
+ * procfs ("/proc/self/fd/H/tail"), in buf[PATH_MAX]; *dir is the
+ * directory descriptor it is relative to.  0 or -ENAMETOOLONG. */
+int proc_fd_path(struct proc *p, int h, const char *tail, char *buf, int *dir);
+
 /* --- The descriptor table (fd.c) --- */
 
 /* The host descriptor behind guest descriptor fd, or -EBADF. */
@@ -75,6 +80,8 @@ int host_dup(int h);
 void sig_init(struct proc *p);
 /* sig is sent to the program: discarded, kept pending, or the end of it. */
 void sig_send(struct proc *p, int sig);
+/* The program dies of sig now, whatever its handlers and mask say. */
+void sig_kill(struct proc *p, int sig);
 
 /* --- Tracing (trace.c) --- */
 
@@ -134,7 +141,7 @@ sys_fn sys_rt_sigaction, sys_rt_sigprocmask, sys_rt_sigpending,
 	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill;
 /* misc.c */
 sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
-	sys_madvise, sys_msync, sys_arch_prctl, sys_set_tid_address, sys_set_robust_list,
+	sys_madvise, sys_msync, sys_arch_prctl, sys_prctl, sys_set_tid_address, sys_set_robust_list,
 	sys_get_robust_list, sys_futex, sys_exit, sys_exit_group,
 	sys_getpid, sys_gettid, sys_getppid, sys_getuid, sys_geteuid,
 	sys_getgid, sys_getegid, sys_getresuid, sys_getresgid, sys_getgroups,
@@ -144,6 +151,8 @@ sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_sysinfo, sys_getrandom, sys_sched_getaffinity, sys_sched_yield,
 	sys_sched_getscheduler, sys_sched_getparam, sys_getcpu,
 	sys_prlimit64, sys_getrlimit, sys_setrlimit, sys_socket,
-	sys_socketpair;
+	sys_socketpair, sys_connect, sys_bind, sys_listen, sys_shutdown, sys_accept, sys_accept4,
+	sys_getsockname, sys_getpeername, sys_setsockopt, sys_getsockopt, sys_sendmsg,
+	sys_recvmsg, sys_sendto, sys_recvfrom;
 
 #endif

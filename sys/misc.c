@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -291,6 +292,56 @@ long sys_umask(struct proc *p, const uint64_t *a)
 	(void)p;
 	/* The launcher's umask is the one host creates apply for the program. */
 	return umask((mode_t)a[0] & 0777);
+}
+
+/*
+ * prctl: the options a process uses about itself (its name, its parent-
+ * death signal, dumpability, no_new_privs).  They are kept in the process
+ * table; there is no other process to see them.  Other options: EINVAL,
+ * as a kernel without them says.
+ */
+long sys_prctl(struct proc *p, const uint64_t *a)
+{
+	switch (a[0]) {
+	case PR_SET_NAME: {
+		/* Linux keeps the first 15 bytes of a longer name. */
+		char name[16] = {0};
+		for (size_t i = 0; i < sizeof name - 1; i++) {
+			if (mm_copy_in(p->mm, name + i, a[1] + i, 1) < 0)
+				return -EFAULT;
+			if (!name[i])
+				break;
+		}
+		memcpy(p->comm, name, sizeof name);
+		return 0;
+	}
+	case PR_GET_NAME:
+		return mm_copy_out(p->mm, a[1], p->comm, sizeof p->comm) < 0 ? -EFAULT : 0;
+	case PR_SET_PDEATHSIG:
+		if (a[1] > 64)
+			return -EINVAL;
+		p->pdeathsig = (int)a[1];
+		return 0;
+	case PR_GET_PDEATHSIG:
+		return mm_copy_out(p->mm, a[1], &p->pdeathsig, sizeof p->pdeathsig) < 0 ? -EFAULT : 0;
+	case PR_GET_DUMPABLE:
+		return p->undumpable ? 0 : 1;
+	case PR_SET_DUMPABLE:
+		if (a[1] > 1)
+			return -EINVAL;
+		p->undumpable = !a[1];
+		return 0;
+	case PR_SET_NO_NEW_PRIVS:
+		if (a[1] != 1 || a[2] || a[3] || a[4])
+			return -EINVAL;
+		p->no_new_privs = 1;
+		return 0;
+	case PR_GET_NO_NEW_PRIVS:
+		if (a[1] || a[2] || a[3] || a[4])
+			return -EINVAL;
+		return p->no_new_privs;
+	}
+	return -EINVAL;
 }
 
 /* --- Time --- */
@@ -593,16 +644,3 @@ long sys_setrlimit(struct proc *p, const uint64_t *a)
 	return do_prlimit(p, 0, (uint32_t)a[0], a[1], 0);
 }
 
-/* --- Network: not offered --- */
-
-long sys_socket(struct proc *p, const uint64_t *a)
-{
-	(void)p;
-	(void)a;
-	return -EACCES;
-}
-
-long sys_socketpair(struct proc *p, const uint64_t *a)
-{
-	return sys_socket(p, a);
-}

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,13 +54,14 @@ static long host_rw(int h, int write, struct iovec *iov, int n, int64_t pos,
  * descriptor h, at pos (or the file position if pos < 0), with preadv2
  * flags rwf.  Like Linux: at most MAX_RW_COUNT bytes; -EFAULT only when
  * nothing was transferred; an error after progress returns the progress;
- * a buffer that turns bad part-way gives a short count.
+ * a buffer that turns bad part-way gives a short count.  budget is the
+ * most to transfer, at most MAX_RW_COUNT.
  */
 static long do_rw(struct proc *p, int h, int write, const struct gseg *seg,
-		  int nseg, int64_t pos, int rwf)
+		  int nseg, int64_t pos, int rwf, uint64_t budget)
 {
 	struct iovec iov[RW_IOV];
-	uint64_t done = 0, off = 0, budget = MAX_RW_COUNT, want, got, len;
+	uint64_t done = 0, off = 0, want, got, len;
 	int i = 0, n, k, bad, checked = 0;
 	long r;
 
@@ -118,6 +121,58 @@ static long do_rw(struct proc *p, int h, int write, const struct gseg *seg,
 	}
 }
 
+/*
+ * The output limit.  A write of want bytes to fd may move the returned
+ * number of bytes: all of them unless fd is stdout or stderr (or a copy)
+ * and the limit is near.  Then the program dies of SIGXFSZ, as it would
+ * writing past RLIMIT_FSIZE, once what fits is written: output_end.
+ */
+static uint64_t output_room(struct proc *p, int fd, uint64_t want)
+{
+	uint64_t room = p->output_limit - p->output_used;
+
+	if (want > MAX_RW_COUNT)
+		want = MAX_RW_COUNT;
+	if (!p->output_limit || !p->fd[fd].output || want <= room)
+		return want;
+	return room;
+}
+
+static long output_end(struct proc *p, int fd, uint64_t want, uint64_t room, long r)
+{
+	if (!p->output_limit || !p->fd[fd].output)
+		return r;
+	if (want > MAX_RW_COUNT)
+		want = MAX_RW_COUNT;
+	if (r > 0)
+		p->output_used += r;
+	if (room < want && (r < 0 || (uint64_t)r == room)) {
+		p->limit_hit = "output";
+		dprintf(p->trace_fd, "dunerun: output limit of %llu bytes reached\n",
+			(unsigned long long)p->output_limit);
+		sig_kill(p, SIGXFSZ);
+		return r > 0 ? r : -EFBIG;
+	}
+	return r;
+}
+
+/* One transfer: output-limited when it writes. */
+static long transfer(struct proc *p, int fd, int h, int write, const struct gseg *seg,
+		     int nseg, int64_t pos, int rwf)
+{
+	uint64_t want = 0, room;
+	int i;
+
+	if (!write)
+		return do_rw(p, h, 0, seg, nseg, pos, rwf, MAX_RW_COUNT);
+	for (i = 0; i < nseg && want < MAX_RW_COUNT; i++)
+		want += seg[i].len > MAX_RW_COUNT ? MAX_RW_COUNT : seg[i].len;
+	room = output_room(p, fd, want);
+	if (room == 0 && want > 0)
+		return output_end(p, fd, want, room, -EFBIG);
+	return output_end(p, fd, want, room, do_rw(p, h, 1, seg, nseg, pos, rwf, room));
+}
+
 /* read, write, pread64, pwrite64: one buffer. */
 static long rw1(struct proc *p, const uint64_t *a, int write, int positional)
 {
@@ -129,7 +184,7 @@ static long rw1(struct proc *p, const uint64_t *a, int write, int positional)
 		return -EINVAL;
 	if ((h = fd_host(p, argint(a[0]))) < 0)
 		return h;
-	return do_rw(p, h, write, &seg, 1, pos, 0);
+	return transfer(p, argint(a[0]), h, write, &seg, 1, pos, 0);
 }
 
 long sys_read(struct proc *p, const uint64_t *a) { return rw1(p, a, 0, 0); }
@@ -149,7 +204,7 @@ static long rwv(struct proc *p, const uint64_t *a, int write, int64_t pos, int r
 	if (cnt < 0 || cnt > IOV_MAX)
 		return -EINVAL;
 	if (cnt == 0)
-		return do_rw(p, h, write, NULL, 0, pos, rwf);
+		return do_rw(p, h, write, NULL, 0, pos, rwf, MAX_RW_COUNT);
 	/* struct iovec is { base, len }: the guest's array is a gseg array. */
 	seg = malloc(cnt * sizeof *seg);
 	if (!seg)
@@ -164,7 +219,7 @@ static long rwv(struct proc *p, const uint64_t *a, int write, int64_t pos, int r
 			return -EINVAL;
 		}
 	}
-	r = do_rw(p, h, write, seg, cnt, pos, rwf);
+	r = transfer(p, argint(a[0]), h, write, seg, cnt, pos, rwf);
 	free(seg);
 	return r;
 }
@@ -195,18 +250,20 @@ long sys_pwritev2(struct proc *p, const uint64_t *a) { return prwv(p, a, 1, 1); 
  * only the offsets live in guest memory. */
 long sys_sendfile(struct proc *p, const uint64_t *a)
 {
-	int out = fd_host(p, argint(a[0])), in = fd_host(p, argint(a[1]));
-	uint64_t count = a[3] > MAX_RW_COUNT ? MAX_RW_COUNT : a[3];
+	int fd = argint(a[0]), out = fd_host(p, fd), in = fd_host(p, argint(a[1]));
+	uint64_t count;
 	int64_t off;
 	long r;
 
 	if (out < 0 || in < 0)
 		return -EBADF;
+	count = output_room(p, fd, a[3]);
 	if (!a[2])
-		return hostret(syscall(SYS_sendfile, out, in, NULL, count));
+		return output_end(p, fd, a[3], count,
+				  hostret(syscall(SYS_sendfile, out, in, NULL, count)));
 	if (mm_copy_in(p->mm, &off, a[2], sizeof off) < 0)
 		return -EFAULT;
-	r = hostret(syscall(SYS_sendfile, out, in, &off, count));
+	r = output_end(p, fd, a[3], count, hostret(syscall(SYS_sendfile, out, in, &off, count)));
 	if (r >= 0 && mm_copy_out(p->mm, a[2], &off, sizeof off) < 0)
 		return -EFAULT;
 	return r;
@@ -214,7 +271,8 @@ long sys_sendfile(struct proc *p, const uint64_t *a)
 
 long sys_copy_file_range(struct proc *p, const uint64_t *a)
 {
-	int in = fd_host(p, argint(a[0])), out = fd_host(p, argint(a[2]));
+	int in = fd_host(p, argint(a[0])), fd = argint(a[2]), out = fd_host(p, fd);
+	uint64_t count;
 	int64_t off[2];
 	uint64_t ptr[2] = { a[1], a[3] };
 	long r;
@@ -225,8 +283,10 @@ long sys_copy_file_range(struct proc *p, const uint64_t *a)
 	for (i = 0; i < 2; i++)
 		if (ptr[i] && mm_copy_in(p->mm, &off[i], ptr[i], sizeof off[i]) < 0)
 			return -EFAULT;
-	r = hostret(syscall(SYS_copy_file_range, in, ptr[0] ? &off[0] : NULL,
-			    out, ptr[1] ? &off[1] : NULL, a[4], argint(a[5])));
+	count = output_room(p, fd, a[4]);
+	r = output_end(p, fd, a[4], count,
+		       hostret(syscall(SYS_copy_file_range, in, ptr[0] ? &off[0] : NULL,
+				       out, ptr[1] ? &off[1] : NULL, count, argint(a[5]))));
 	for (i = 0; r >= 0 && i < 2; i++)
 		if (ptr[i] && mm_copy_out(p->mm, ptr[i], &off[i], sizeof off[i]) < 0)
 			return -EFAULT;

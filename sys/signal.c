@@ -38,7 +38,7 @@ static int default_stops(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-static void killed_by(struct proc *p, int sig)
+void sig_kill(struct proc *p, int sig)
 {
 	p->exited = 1;
 	p->exit_signal = sig;
@@ -51,12 +51,12 @@ static void deliver(struct proc *p, int sig)
 	uint64_t h = p->sigact[sig - 1].handler;
 
 	if (sig == SIGKILL) {
-		killed_by(p, sig);
+		sig_kill(p, sig);
 	} else if (h == K_SIG_IGN) {
 		;
 	} else if (h == K_SIG_DFL) {
 		if (!default_ignored(sig) && !default_stops(sig))
-			killed_by(p, sig);
+			sig_kill(p, sig);
 	} else {
 		p->sigpending |= SIGBIT(sig);
 	}

@@ -14,12 +14,14 @@
 #include <sys/types.h>
 
 struct mm;
+struct policy;
 
 #define PROC_MAX_FDS 1024
 
 struct proc_fd {
 	int host;               /* host descriptor, -1 if the slot is free */
 	int cloexec;
+	int output;             /* a copy of stdout or stderr: counts as output */
 };
 
 struct proc {
@@ -37,6 +39,10 @@ struct proc {
 	uint64_t sigmask;
 	struct { uint64_t handler, flags, restorer, mask; } sigact[64];
 	const char *exe;        /* the program's path, for /proc/self/exe */
+	/* A procfs directory for the launcher's own /proc/self/fd lookups
+	 * (the image's view has no /proc), or -1: the host's /proc.  Not
+	 * owned: proc_release leaves it open. */
+	int procfd;
 	int trace;              /* print every syscall on trace_fd */
 	int trace_fd;
 	int exited;             /* exit or exit_group was called, or a signal killed it */
@@ -44,6 +50,19 @@ struct proc {
 	int exit_signal;        /* the signal that killed it (exit_code = 128 + it), or 0 */
 	uint64_t nforwarded;    /* syscalls handled here */
 	uint64_t nunknown;      /* of which were unknown (-ENOSYS) */
+	/* The image's policy, or NULL (exec): every call is served.  Calls
+	 * it denies are counted, reported once per name on trace_fd's
+	 * stderr, and written as JSON lines to audit_fd if it is not -1. */
+	const struct policy *policy;
+	int audit_fd;
+	uint64_t ndenied;
+	uint8_t denied_seen[512 / 8];
+	/* Bytes the program may write to stdout and stderr (0: no limit),
+	 * and has written.  Past it the program dies of SIGXFSZ. */
+	uint64_t output_limit, output_used;
+	int net;                /* sockets are offered (the policy has inet or unix) */
+	int no_sigpipe;         /* this call's EPIPE sends no SIGPIPE (MSG_NOSIGNAL) */
+	const char *limit_hit;  /* "output", "fsize": the limit that killed it */
 	/* Bookkeeping for calls that must read back what was set, added by
 	 * sys/ (proc_init fills them in). */
 	uint64_t rlim[16][2];   /* setrlimit/prlimit64: soft, hard per resource */
@@ -51,6 +70,8 @@ struct proc {
 	/* Signals sent to the program (kill, tgkill, SIGPIPE from a write)
 	 * that are blocked, or that have a handler for the caller to run. */
 	uint64_t sigpending;
+	char comm[16];          /* prctl(PR_SET_NAME) */
+	int pdeathsig, undumpable, no_new_privs; /* prctl's other per-process state */
 	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
 };
 

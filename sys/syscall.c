@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "internal.h"
+#include "policy.h"
 
 #define NSYS 467
 
@@ -68,20 +71,20 @@ static const struct syscall table[NSYS] = {
 	[39] = { "getpid", { sys_getpid, {  }, K_LONG } },
 	[40] = { "sendfile", { sys_sendfile, { K_INT, K_INT, K_PTR, K_ULONG }, K_LONG } },
 	[41] = { "socket", { sys_socket, { K_INT, K_INT, K_INT }, K_LONG } },
-	[42] = { "connect" },
-	[43] = { "accept" },
-	[44] = { "sendto" },
-	[45] = { "recvfrom" },
-	[46] = { "sendmsg" },
-	[47] = { "recvmsg" },
-	[48] = { "shutdown" },
-	[49] = { "bind" },
-	[50] = { "listen" },
-	[51] = { "getsockname" },
-	[52] = { "getpeername" },
+	[42] = { "connect", { sys_connect, { K_INT, K_PTR, K_INT }, K_LONG } },
+	[43] = { "accept", { sys_accept, { K_INT, K_PTR, K_PTR }, K_LONG } },
+	[44] = { "sendto", { sys_sendto, { K_INT, K_PTR, K_ULONG, K_HEX, K_PTR, K_INT }, K_LONG } },
+	[45] = { "recvfrom", { sys_recvfrom, { K_INT, K_PTR, K_ULONG, K_HEX, K_PTR, K_PTR }, K_LONG } },
+	[46] = { "sendmsg", { sys_sendmsg, { K_INT, K_PTR, K_HEX }, K_LONG } },
+	[47] = { "recvmsg", { sys_recvmsg, { K_INT, K_PTR, K_HEX }, K_LONG } },
+	[48] = { "shutdown", { sys_shutdown, { K_INT, K_INT }, K_LONG } },
+	[49] = { "bind", { sys_bind, { K_INT, K_PTR, K_INT }, K_LONG } },
+	[50] = { "listen", { sys_listen, { K_INT, K_INT }, K_LONG } },
+	[51] = { "getsockname", { sys_getsockname, { K_INT, K_PTR, K_PTR }, K_LONG } },
+	[52] = { "getpeername", { sys_getpeername, { K_INT, K_PTR, K_PTR }, K_LONG } },
 	[53] = { "socketpair", { sys_socketpair, { K_INT, K_INT, K_INT, K_PTR }, K_LONG } },
-	[54] = { "setsockopt" },
-	[55] = { "getsockopt" },
+	[54] = { "setsockopt", { sys_setsockopt, { K_INT, K_INT, K_INT, K_PTR, K_INT }, K_LONG } },
+	[55] = { "getsockopt", { sys_getsockopt, { K_INT, K_INT, K_INT, K_PTR, K_PTR }, K_LONG } },
 	[56] = { "clone" },
 	[57] = { "fork" },
 	[58] = { "vfork" },
@@ -183,7 +186,7 @@ static const struct syscall table[NSYS] = {
 	[154] = { "modify_ldt" },
 	[155] = { "pivot_root" },
 	[156] = { "_sysctl" },
-	[157] = { "prctl" },
+	[157] = { "prctl", { sys_prctl, { K_INT, K_HEX, K_HEX, K_HEX, K_HEX }, K_LONG } },
 	[158] = { "arch_prctl", { sys_arch_prctl, { K_HEX, K_PTR }, K_LONG } },
 	[159] = { "adjtimex" },
 	[160] = { "setrlimit", { sys_setrlimit, { K_INT, K_PTR }, K_LONG } },
@@ -314,7 +317,7 @@ static const struct syscall table[NSYS] = {
 	[285] = { "fallocate", { sys_fallocate, { K_INT, K_HEX, K_LONG, K_LONG }, K_LONG } },
 	[286] = { "timerfd_settime" },
 	[287] = { "timerfd_gettime" },
-	[288] = { "accept4" },
+	[288] = { "accept4", { sys_accept4, { K_INT, K_PTR, K_PTR, K_HEX }, K_LONG } },
 	[289] = { "signalfd4" },
 	[290] = { "eventfd2" },
 	[291] = { "epoll_create1" },
@@ -503,9 +506,19 @@ static int rewrite_path(struct proc *p, struct hpath *hp)
 	if (fd < 0 || (h = fd_host(p, fd)) < 0)
 		return -ENOENT;
 build:
-	if (snprintf(tmp, sizeof tmp, "/proc/self/fd/%d%s", h, tail) >= (int)sizeof tmp)
+	if (proc_fd_path(p, h, tail, tmp, &hp->dir) < 0)
 		return -ENAMETOOLONG;
 	strcpy(hp->path, tmp);
+	return 0;
+}
+
+int proc_fd_path(struct proc *p, int h, const char *tail, char *buf, int *dir)
+{
+	const char *proc = p->procfd >= 0 ? "" : "/proc/";
+
+	*dir = p->procfd >= 0 ? p->procfd : AT_FDCWD;
+	if (snprintf(buf, PATH_MAX, "%sself/fd/%d%s", proc, h, tail) >= PATH_MAX)
+		return -ENAMETOOLONG;
 	return 0;
 }
 
@@ -538,6 +551,86 @@ int argpath(struct proc *p, int dirfd, uint64_t gva, int accept,
 	return 0;
 }
 
+/* The calls that write file data, whose EFBIG means RLIMIT_FSIZE. */
+static int writes(uint64_t nr)
+{
+	switch (nr) {
+	case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev:
+	case SYS_pwritev2: case SYS_sendfile: case SYS_copy_file_range:
+	case SYS_splice: case SYS_fallocate: case SYS_ftruncate: case SYS_truncate:
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the guest path at gva lies under /tmp, lexically: absolute,
+ * below /tmp, with no ".." that could climb out.  (A symlink under /tmp
+ * is followed as written; docs/policy.md says so.) */
+static int tmp_path(struct proc *p, uint64_t gva)
+{
+	char path[PATH_MAX];
+	const char *q;
+
+	if (argstr(p, gva, path) < 0 || strncmp(path, "/tmp", 4) != 0 ||
+	    (path[4] != '/' && path[4] != 0))
+		return 0;
+	for (q = path; (q = strstr(q, "..")) != NULL; q += 2)
+		if (q[-1] == '/' && (q[2] == '/' || q[2] == 0))
+			return 0;
+	return 1;
+}
+
+static int allowed(struct proc *p, uint64_t nr, const uint64_t arg[6])
+{
+	unsigned paths = policy_path_args((long)nr);
+	int i;
+
+	if (policy_allows(p->policy, (long)nr, arg))
+		return 1;
+	if (!paths)
+		return 0;
+	for (i = 0; i < 6; i++)
+		if ((paths & (1u << i)) && !tmp_path(p, arg[i]))
+			return 0;
+	return policy_allows_tmp(p->policy, (long)nr, arg);
+}
+
+/* Reports a denied call: once per name on stderr, every time in the
+ * audit log.  Returns what the program sees. */
+static long deny(struct proc *p, uint64_t nr, const uint64_t arg[6])
+{
+	const char *name = sys_name(nr), *promise = policy_missing(p->policy, (long)nr, arg);
+	int kill = p->policy->on_deny == ON_DENY_KILL;
+	char line[256], num[24];
+
+	p->ndenied++;
+	snprintf(num, sizeof num, "syscall %llu", (unsigned long long)nr);
+	if (!name)
+		name = num;
+	if (nr >= sizeof p->denied_seen * 8 || !(p->denied_seen[nr / 8] & (1u << nr % 8))) {
+		if (nr < sizeof p->denied_seen * 8)
+			p->denied_seen[nr / 8] |= 1u << nr % 8;
+		dprintf(p->trace_fd, "dunerun: denied: %s (%s%s)%s\n", name,
+			promise ? "needs ALLOW " : "no promise allows it",
+			promise ? promise : "", kill ? ": killing the program" : "");
+	}
+	if (p->audit_fd >= 0) {
+		int n = snprintf(line, sizeof line, "{\"syscall\":\"%s\",\"nr\":%llu,"
+				 "\"promise\":%s%s%s,\"action\":\"%s\"}\n", name,
+				 (unsigned long long)nr, promise ? "\"" : "",
+				 promise ? promise : "null", promise ? "\"" : "",
+				 kill ? "kill" : "eperm");
+		if (write(p->audit_fd, line, n) != n) {
+			/* A full disk must not hide denials: say so once. */
+			dprintf(p->trace_fd, "dunerun: cannot write the audit log\n");
+			p->audit_fd = -1;
+		}
+	}
+	if (kill)
+		sig_kill(p, SIGSYS);
+	return -EPERM;
+}
+
 long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 {
 	/* Unknown calls are traced with six raw arguments. */
@@ -553,7 +646,9 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	p->nforwarded++;
 	if (p->trace)
 		len = trace_begin(p, s ? s->name : NULL, nr, e, arg, line, sizeof line);
-	if (e->fn) {
+	if (p->policy && !allowed(p, nr, arg)) {
+		r = deny(p, nr, arg);
+	} else if (e->fn) {
 		r = e->fn(p, arg);
 	} else {
 		p->nunknown++;
@@ -561,8 +656,14 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	}
 	/* Linux sends SIGPIPE with every EPIPE from a broken pipe; the host
 	 * sent it to the launcher, which ignores it. */
-	if (r == -EPIPE && !p->exited)
+	if (r == -EPIPE && !p->exited && !p->no_sigpipe)
 		sig_send(p, SIGPIPE);
+	p->no_sigpipe = 0;
+	/* So does a write past RLIMIT_FSIZE, with SIGXFSZ. */
+	if (r == -EFBIG && !p->exited && writes(nr)) {
+		p->limit_hit = "fsize";
+		sig_send(p, SIGXFSZ);
+	}
 	if (p->trace)
 		trace_end(p, e, r, line, len, sizeof line);
 	return r;
