@@ -8,7 +8,7 @@ HOSTCC   := gcc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
             -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Isys \
-            -Imonitor -Iimages -Ipolicy -DDUNERUN_VERSION='"$(VERSION)"'
+            -Imonitor -Iimages -Ipolicy -Isandbox -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
 LIBS     := -lzstd -lcap -lpthread
 
@@ -17,10 +17,11 @@ LIBS     := -lzstd -lcap -lpthread
 GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
                 -nostdlib -Iinclude
 
-SRCS := cmd/main.c cmd/build.c cmd/inspect.c kmod/kvm.c loader/elf.c loader/stack.c \
+SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c loader/stack.c \
         mm/phys.c mm/pagetable.c mm/access.c mm/vma.c \
-        monitor/boot.c monitor/run.c monitor/service.c \
-        $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c)
+        monitor/boot.c monitor/run.c monitor/service.c monitor/status.c \
+        $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
+        $(wildcard sandbox/*.c)
 OBJS := $(SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guestkernel/blob.o
 HDRS := $(wildcard include/dunerun/*.h */*.h)
 
@@ -65,8 +66,26 @@ $(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin $(B)/guest/
 $(B)/dunerun: $(OBJS)
 	$(CC) $(LDFLAGS) $(OBJS) $(LIBS) -o $@
 
-run: $(B)/dunerun $(PROGS_STAMP)
-	$(B)/dunerun exec $(B)/progs/lua images/examples/wordfreq.lua README.md
+# The example image: COPY is relative to the build context, so the context
+# is put together under $(B) from the Dunefile, the script, the static lua
+# and a text every Debian system has.
+WORDFREQ := images/examples/wordfreq
+$(B)/examples/wordfreq.dz: $(B)/dunerun $(PROGS_STAMP) $(WORDFREQ)/Dunefile $(WORDFREQ)/wordfreq.lua
+	rm -rf $(B)/examples/wordfreq
+	mkdir -p $(B)/examples/wordfreq
+	cp $(WORDFREQ)/Dunefile $(WORDFREQ)/wordfreq.lua $(B)/progs/lua \
+		/usr/share/common-licenses/GPL-3 $(B)/examples/wordfreq/
+	$(B)/dunerun build -o $@ $(B)/examples/wordfreq
+
+PLANETS := images/examples/planets
+$(B)/examples/planets.dz: $(B)/dunerun $(PROGS_STAMP) $(wildcard $(PLANETS)/*)
+	rm -rf $(B)/examples/planets
+	mkdir -p $(B)/examples/planets
+	cp $(PLANETS)/* $(B)/progs/sqlite3 $(B)/examples/planets/
+	$(B)/dunerun build -o $@ $(B)/examples/planets
+
+run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz
+	$(B)/dunerun $(B)/examples/wordfreq.dz
 
 test: $(B)/dunerun $(PROGS_STAMP)
 	tests/check.sh $(B)
@@ -86,9 +105,9 @@ $(B)/unit/test_loader: tests/unit/test_loader.c tests/unit/check.h loader/elf.c 
 	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-Iinclude -Iloader loader/elf.c loader/stack.c $< -o $@
 
-$(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c) $(HDRS) $(DEPS_STAMP)
+$(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c policy/*.c) $(HDRS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -static $(CFLAGS) $(wildcard sys/*.c) tests/unit/fake_mm.c $< -o $@
+	$(CC) -static $(CFLAGS) $(wildcard sys/*.c policy/*.c) tests/unit/fake_mm.c $< -o $@
 
 $(B)/unit/test_image: tests/unit/test_image.c tests/unit/check.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -98,3 +117,8 @@ $(B)/unit/test_image: tests/unit/test_image.c tests/unit/check.h $(wildcard imag
 $(B)/unit/test_policy: tests/unit/test_policy.c tests/unit/check.h $(wildcard policy/*.c policy/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Ipolicy $(wildcard policy/*.c) $< -o $@
+
+$(B)/unit/test_harden: tests/unit/test_harden.c tests/unit/check.h sandbox/harden.c sandbox/sandbox.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -isystem $(B)/kinc -isystem $(B)/deps/include \
+		-Iinclude -Isandbox sandbox/harden.c $< -L$(B)/deps/lib -lcap -lpthread -o $@

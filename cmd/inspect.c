@@ -63,31 +63,39 @@ static const uint8_t *map_file(const char *path, size_t *len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+int image_open(const char *path, struct image *img, struct manifest *m, struct policy *pol)
+{
+	size_t len;
+	const uint8_t *file = map_file(path, &len);
+	char err[DUNEFILE_ERRLEN];
+
+	if (!file)
+		return -1;
+	int r = image_read(file, len, NULL, img, err, sizeof err);
+	munmap((void *)file, len);
+	if (r < 0) {
+		fprintf(stderr, "dunerun: %s: %s\n", path, err);
+		return -1;
+	}
+	if (manifest_from_text(img->manifest, strlen(img->manifest), m, err) < 0 ||
+	    policy_from_text(img->policy, strlen(img->policy), pol, err) < 0) {
+		fprintf(stderr, "dunerun: %s: %s\n", path, err);
+		image_release(img);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	if (argc != 1 || argv[0][0] == '-')
 		return usage_error("inspect IMAGE.dz");
 
-	size_t len;
-	const uint8_t *file = map_file(argv[0], &len);
-	if (!file)
-		return 1;
 	struct image img;
 	struct manifest m;
 	struct policy pol;
-	char err[DUNEFILE_ERRLEN];
-	int r = image_read(file, len, NULL, &img, err, sizeof err);
-	munmap((void *)file, len);
-	if (r < 0) {
-		fprintf(stderr, "dunerun: %s: %s\n", argv[0], err);
+	if (image_open(argv[0], &img, &m, &pol) < 0)
 		return 1;
-	}
-	if (manifest_from_text(img.manifest, strlen(img.manifest), &m, err) < 0 ||
-	    policy_from_text(img.policy, strlen(img.policy), &pol, err) < 0) {
-		fprintf(stderr, "dunerun: %s: %s\n", argv[0], err);
-		image_release(&img);
-		return 1;
-	}
 
 	printf("image: %s\ndigest: sha256:", argv[0]);
 	for (int i = 0; i < 32; i++)

@@ -10,23 +10,45 @@
 
 #include <stdint.h>
 
+#include "policy.h"
+
 struct run_options {
 	uint64_t mem;           /* guest RAM in bytes */
 	int trace;              /* strace-style trace on stderr */
 	int no_poll;            /* no polling host thread: every syscall exits */
 	int stats;              /* print exit and syscall counts at the end */
+	/* The policy the program runs under: its limits (time, cpu, nofile,
+	 * fsize, output; memory is mem above) always hold, its promises when
+	 * enforce is set.  May be NULL: no limits, every call served. */
+	const struct policy *policy;
+	int enforce;            /* deny what policy does not allow (else: limits only) */
+	int harden;             /* harden_launcher() before the program starts */
+	int procfd;             /* sys's procfs (see struct proc), or -1 */
+	int audit_fd;           /* JSON lines of denials, or -1 */
+	int status_fd;          /* --status-json, or -1 */
 };
 
 /* How the program ended. */
 struct run_result {
 	int status;             /* exit status for dunerun itself */
 	int signal;             /* nonzero: the program died of this signal */
+	const char *reason;     /* exit signal timeout memory policy panic */
+	const char *limit;      /* the limit that ended it, or NULL */
 };
 
-/* Runs path with argv and envp.  Errors before the program starts are
- * reported on stderr and give status 125 (launcher), 126 (cannot execute)
- * or 127 (not found); a supervisor panic gives 125 too. */
-struct run_result monitor_exec(const char *path, char *const argv[],
-			       char *const envp[], const struct run_options *opt);
+struct vmctx;
+
+/* Creates the VM and its memory (before any view is entered: /dev/kvm
+ * must be reachable).  On error prints it and returns NULL: status 125. */
+struct vmctx *monitor_open(const struct run_options *opt);
+
+/*
+ * Runs path with argv and envp in vc, then frees vc.  Errors before the
+ * program starts are reported on stderr and give status 125 (launcher),
+ * 126 (cannot execute) or 127 (not found); a supervisor panic gives 125
+ * too.  A time limit ends the process from another thread, with 124.
+ */
+struct run_result monitor_run(struct vmctx *vc, const char *path, char *const argv[],
+			      char *const envp[]);
 
 #endif

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "dunerun/abi.h"
 #include "kvm.h"
@@ -46,11 +47,24 @@ struct vmctx {
 	int vcpu_waiting;       /* the vCPU thread sleeps until in_flight clears */
 	uint64_t nexits, nserved_polling, nserved_exit;
 	uint64_t gtrace_seen;    /* guest-answered calls already traced */
+	struct timespec started; /* for the wall time in --status-json */
+	int ran;                 /* the program started */
 };
 
 int boot_supervisor(struct vmctx *vc);
 int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 		 char *const envp[], int *status);
+
+/* status.c */
+/* Fills res for a program that ended through sys (exit, or a signal). */
+void program_ended(const struct proc *p, struct run_result *res);
+/* --status-json: writes res and the run's figures, if asked for. */
+void status_write(struct vmctx *vc, const struct run_result *res);
+/* Starts the thread that ends the run at its time or cpu limit, if the
+ * policy sets one.  Call before other threads start. */
+int watchdog_start(struct vmctx *vc);
+/* harden_launcher() for this run, reporting its error.  0 or -1. */
+int harden(struct vmctx *vc);
 
 /* service.c */
 int service_start(struct vmctx *vc);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ static int panic(struct vmctx *vc, struct run_result *res, const char *what)
 	fprintf(stderr, "dunerun: supervisor panic: %s\n", what);
 	print_regs(&r, &s);
 	res->status = 125;
+	res->reason = "panic";
 	return RUN_DONE;
 }
 
@@ -90,6 +92,7 @@ static int kill_program(struct vmctx *vc, struct run_result *res, int vec,
 		(unsigned long long)frame[0], detail);
 	res->signal = sig;
 	res->status = 128 + sig;
+	res->reason = "signal";
 	return RUN_DONE;
 }
 
@@ -142,11 +145,13 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 	case MM_FAULT_FIXED:
 		return RUN_CONTINUE;
 	case MM_FAULT_OOM:
-		fprintf(stderr, "dunerun: %s: out of guest memory (%llu MiB; "
-			"raise it with --mem)\n", vc->path,
+		fprintf(stderr, "dunerun: %s: memory limit of %llu MiB reached: "
+			"program killed (raise it with --memory)\n", vc->path,
 			(unsigned long long)(mm_phys_size(vc->mm) >> 20));
 		res->signal = SIGKILL;
 		res->status = 128 + SIGKILL;
+		res->reason = "memory";
+		res->limit = "memory";
 		return RUN_DONE;
 	default:
 		return kill_program(vc, res, vec, frame, s.cr2);
@@ -190,8 +195,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	mb->want_exit = 0;
 	service_kick(vc);
 	if (vc->proc.exited) {
-		res->status = vc->proc.exit_code;
-		res->signal = vc->proc.exit_signal;
+		program_ended(&vc->proc, res);
 		return RUN_DONE;
 	}
 	if (vc->proc.fs_dirty) {
@@ -259,6 +263,7 @@ static void run_loop(struct vmctx *vc, struct run_result *res)
 		if (reason < 0) {
 			fprintf(stderr, "dunerun: %s\n", vc->vm.err);
 			res->status = 125;
+			res->reason = "error";
 			return;
 		}
 		if (handle_exit(vc, res, reason) == RUN_DONE)
@@ -266,6 +271,7 @@ static void run_loop(struct vmctx *vc, struct run_result *res)
 		if (mm_needs_full_resync(vc->mm) && full_resync(vc) < 0) {
 			fprintf(stderr, "dunerun: %s\n", vc->vm.err);
 			res->status = 125;
+			res->reason = "error";
 			return;
 		}
 	}
@@ -294,29 +300,72 @@ static void inject_faults(struct vmctx *vc)
 	vc->kcb->nupdates = 1;
 }
 
-struct run_result monitor_exec(const char *path, char *const argv[],
-			       char *const envp[], const struct run_options *opt)
+static void monitor_free(struct vmctx *vc)
 {
-	struct run_result res = { .status = 125 };
+	kvm_vm_close(&vc->vm);
+	mm_destroy(vc->mm);
+	free(vc);
+}
+
+struct vmctx *monitor_open(const struct run_options *opt)
+{
 	struct vmctx *vc = calloc(1, sizeof *vc);
 
 	if (!vc) {
 		fprintf(stderr, "dunerun: out of memory\n");
-		return res;
+		return NULL;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &vc->started);
 	vc->opt = opt;
-	vc->path = path;
 	pthread_mutex_init(&vc->lock, NULL);
 	if (kvm_vm_open(&vc->vm) < 0) {
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
-		goto out;
+		monitor_free(vc);
+		return NULL;
 	}
 	vc->mm = mm_create(opt->mem);
 	if (!vc->mm) {
 		fprintf(stderr, "dunerun: cannot reserve %llu MiB of guest memory\n",
 			(unsigned long long)(opt->mem >> 20));
-		goto out;
+		monitor_free(vc);
+		return NULL;
 	}
+	return vc;
+}
+
+/* The policy's limits that the process table and the host kernel keep. */
+static void apply_limits(struct vmctx *vc)
+{
+	const struct policy *pol = vc->opt->policy;
+	struct proc *p = &vc->proc;
+	struct rlimit rl;
+
+	p->policy = vc->opt->enforce ? pol : NULL;
+	p->procfd = vc->opt->procfd;
+	p->audit_fd = vc->opt->audit_fd;
+	if (!pol)
+		return;
+	p->output_limit = pol->limit[LIMIT_OUTPUT];
+	p->net = !!(pol->promises & (PROMISE_BIT(PROMISE_INET) | PROMISE_BIT(PROMISE_UNIX)));
+	if (pol->limit[LIMIT_NOFILE] && pol->limit[LIMIT_NOFILE] < p->rlim[RLIMIT_NOFILE][0])
+		p->rlim[RLIMIT_NOFILE][0] = p->rlim[RLIMIT_NOFILE][1] = pol->limit[LIMIT_NOFILE];
+	if (pol->limit[LIMIT_FSIZE]) {
+		/* The host kernel counts the bytes; its EFBIG becomes the
+		 * program's SIGXFSZ in sys, not the launcher's death. */
+		signal(SIGXFSZ, SIG_IGN);
+		rl.rlim_cur = rl.rlim_max = pol->limit[LIMIT_FSIZE];
+		setrlimit(RLIMIT_FSIZE, &rl);
+		p->rlim[RLIMIT_FSIZE][0] = p->rlim[RLIMIT_FSIZE][1] = rl.rlim_cur;
+	}
+}
+
+struct run_result monitor_run(struct vmctx *vc, const char *path, char *const argv[],
+			      char *const envp[])
+{
+	struct run_result res = { .status = 125, .reason = "error" };
+	const struct run_options *opt = vc->opt;
+
+	vc->path = path;
 	if (boot_supervisor(vc) < 0 ||
 	    boot_program(vc, path, argv, envp, &res.status) < 0)
 		goto out;
@@ -327,6 +376,7 @@ struct run_result monitor_exec(const char *path, char *const argv[],
 	}
 	vc->proc.trace = opt->trace;
 	vc->proc.trace_fd = 2;
+	apply_limits(vc);
 	publish_identity(vc);
 	inject_faults(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
@@ -334,12 +384,19 @@ struct run_result monitor_exec(const char *path, char *const argv[],
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
 		goto out_proc;
 	}
-	if (!opt->no_poll && service_start(vc) < 0) {
-		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
+	if (opt->harden) {
+		if (harden(vc) < 0)
+			goto out_proc;
+		vc->proc.no_new_privs = 1;
+	}
+	if (watchdog_start(vc) < 0 || (!opt->no_poll && service_start(vc) < 0)) {
+		fprintf(stderr, "dunerun: cannot start the launcher's threads\n");
 		goto out_proc;
 	}
+	vc->ran = 1;
 	run_loop(vc, &res);
 	service_stop(vc);
+	status_write(vc, &res);
 	if (opt->trace)
 		trace_guest_calls(vc);
 	if (opt->stats)
@@ -349,8 +406,8 @@ struct run_result monitor_exec(const char *path, char *const argv[],
 out_proc:
 	proc_release(&vc->proc);
 out:
-	kvm_vm_close(&vc->vm);
-	mm_destroy(vc->mm);
-	free(vc);
+	if (!vc->ran)
+		status_write(vc, &res);
+	monitor_free(vc);
 	return res;
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
 # layer, image format, policy and Dunefile), the fuzz corpora as regression
-# inputs, the launcher's command-line and image-building checks, and the
-# native-vs-dunerun comparison suite, then prints one total line:
+# inputs, the launcher's command-line and image-building checks, hostile
+# programs inside images, and the native-vs-dunerun comparison suite, then
+# prints one total line:
 # "N passed, N failed".
 set -u
 B=${1:-build}
@@ -32,15 +33,17 @@ run_part() {        # name command...
 	tally "$log" "$name"
 }
 
-make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" ||
+make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" "$B/unit/test_harden" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua"
 run_part unit-sys "$B/unit/test_sys"
 run_part unit-image "$B/unit/test_image"
 run_part unit-policy "$B/unit/test_policy"
+run_part unit-harden "$B/unit/test_harden"
 run_part fuzz-corpus tests/fuzz/run.sh "$B"
 run_part cli tests/cli.sh "$B"
 run_part images tests/images.sh "$B"
+run_part hostile-images tests/hostile-images.sh "$B"
 run_part programs tests/run.sh "$B"
 
 echo

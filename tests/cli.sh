@@ -69,10 +69,10 @@ musl-gcc -static -O1 tests/bench/micro.c -o "$T/micro"
 
 expect_trace version 'dunerun [0-9.]+ \(zstd 1\.[0-9.]+, libcap with [0-9]+ capabilities\)' \
 	sh -c '"$0" --version >&2' "$DR"
-expect no-args 2 'usage: dunerun exec' "$DR"
+expect no-args 2 'usage: dunerun .run. IMAGE.dz' "$DR"
 expect unknown-option 2 "unknown option '--bogus'" "$DR" exec --bogus "$T/hi"
-expect bad-mem 2 '--mem needs a size' "$DR" exec --mem lots "$T/hi"
-expect tiny-mem 2 '--mem needs a size' "$DR" exec --mem 1M "$T/hi"
+expect bad-mem 2 '^dunerun: --memory lots: ' "$DR" exec --mem lots "$T/hi"
+expect tiny-mem 2 '--memory 1M: at least 32M' "$DR" exec --memory 1M "$T/hi"
 expect not-found 127 'nosuchprogram: No such file or directory' "$DR" exec "$T/nosuchprogram"
 expect not-in-path 127 'No such file' env PATH=/nonexistent "$DR" exec nosuchprogram
 expect directory 126 'not a regular file' "$DR" exec "$T"
@@ -81,7 +81,7 @@ expect script 126 'not an ELF' "$DR" exec "$T/script"
 expect truncated-header 126 'truncated|too small|short' "$DR" exec "$T/truncated"
 expect truncated-phdrs 126 'truncated|beyond|outside|short' "$DR" exec "$T/truncated-phdrs"
 expect static-pie 0 - "$DR" exec "$T/hi-static-pie"
-expect out-of-memory 137 'out of guest memory' "$DR" exec --mem 64M "$T/hog"
+expect out-of-memory 137 'memory limit of 64 MiB reached' "$DR" exec --mem 64M "$T/hog"
 expect_trace trace-guest '^getpid\(\) = [0-9]+ \[guest\]$' "$DR" exec --trace "$T/micro" getpid 3
 expect_trace trace-host '^writev\(1, 0x[0-9a-f]+, 2\) = 3 \[host\]$' "$DR" exec --trace "$T/hi"
 expect_trace trace-errors '^openat\(AT_FDCWD, "/nonexistent", 0x0, 0\) = -1 ENOENT \(No such file or directory\) \[host\]$' \

@@ -1,0 +1,376 @@
+/*
+ * dunerun run [OPTIONS] IMAGE.dz [ARGS...]: runs an image's program in a
+ * fresh VM, inside a view of the image's files, under its policy.
+ * dunerun exec [OPTIONS] PROGRAM [ARGS...]: the same for a program of the
+ * host's, with the host's files and no policy unless --allow names one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "dunefile.h"
+#include "image.h"
+#include "monitor.h"
+#include "sandbox.h"
+
+#define DEFAULT_MEM   (1ULL << 30)
+#define MIN_MEM       (32ULL << 20)     /* what mm_create needs */
+#define DEFAULT_TMPFS (64ULL << 20)
+#define MAX_BINDS     64
+#define MAX_TMPFS     16
+#define MAX_ENV       1024
+
+extern char **environ;
+
+/* What the command line asked for, beside the program. */
+struct cli {
+	struct run_options opt;
+	struct policy extra;            /* --allow, --memory, --timeout */
+	int have_allow;
+	struct bind bind[MAX_BINDS];
+	int nbind;
+	struct tmpfs_mount tmpfs[MAX_TMPFS];
+	int ntmpfs;
+	const char *env[MAX_ENV];       /* --env K=V */
+	int nenv;
+	const char *status_path, *audit_path;
+};
+
+static int bad(const char *fmt, const char *arg)
+{
+	fputs("dunerun: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return -1;
+}
+
+/* A limit from the command line, with the Dunefile's syntax. */
+static int parse_limit(struct policy *p, const char *name, const char *value)
+{
+	char text[256], err[POLICY_ERRLEN];
+	struct policy tmp;
+	int l = !strcmp(name, "memory") ? LIMIT_MEMORY : LIMIT_TIME;
+	size_t n = strspn(value, "0123456789");
+
+	policy_init(&tmp);
+	/* A bare number of seconds, as timeout(1) takes it. */
+	snprintf(text, sizeof text, "%s=%s%s", name, value,
+		 l == LIMIT_TIME && n > 0 && value[n] == 0 ? "s" : "");
+	if (policy_parse_limit(&tmp, text, err) < 0) {
+		fprintf(stderr, "dunerun: --%s %s: %s\n", l == LIMIT_TIME ? "timeout" : name, value, err);
+		return -1;
+	}
+	if (l == LIMIT_MEMORY && tmp.limit[l] < MIN_MEM)
+		return bad("--memory %s: at least 32M is needed", value);
+	p->limit[l] = tmp.limit[l];
+	return 0;
+}
+
+static int parse_bind(struct cli *c, char *spec)
+{
+	char *guest = strchr(spec, ':'), *mode;
+
+	if (c->nbind == MAX_BINDS)
+		return bad("too many --bind options (at most %d)", "64");
+	if (!guest || guest == spec)
+		return bad("--bind %s: use HOST:GUEST[:ro|rw]", spec);
+	*guest++ = 0;
+	mode = strchr(guest, ':');
+	if (mode)
+		*mode++ = 0;
+	if (mode && strcmp(mode, "ro") && strcmp(mode, "rw"))
+		return bad("--bind: '%s' is not ro or rw", mode);
+	if (dunefile_path_error(guest))
+		return bad("--bind: the guest path %s must be absolute, without ..", guest);
+	c->bind[c->nbind++] = (struct bind){ spec, guest, !mode || !strcmp(mode, "rw") };
+	return 0;
+}
+
+static int parse_tmpfs(struct cli *c, char *spec)
+{
+	char *size = strchr(spec, ':');
+	struct policy tmp;
+	char text[128], err[POLICY_ERRLEN];
+
+	if (c->ntmpfs == MAX_TMPFS)
+		return bad("too many --tmpfs options (at most %d)", "16");
+	if (size)
+		*size++ = 0;
+	if (dunefile_path_error(spec) || !strcmp(spec, "/"))
+		return bad("--tmpfs %s: the path must be absolute, without .., and not /", spec);
+	policy_init(&tmp);
+	snprintf(text, sizeof text, "memory=%s", size ? size : "64M");
+	if (policy_parse_limit(&tmp, text, err) < 0)
+		return bad("--tmpfs: %s", err);
+	c->tmpfs[c->ntmpfs++] = (struct tmpfs_mount){ spec, tmp.limit[LIMIT_MEMORY] };
+	return 0;
+}
+
+/* The value of option name at argv[*i]: "--name=V" or "--name V". */
+static char *value_of(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] == 0 && *i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+/* Parses the options shared by run and exec.  Returns the index of the
+ * first operand, or -1 (reported; status 2). */
+static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void))
+{
+	char err[POLICY_ERRLEN];
+	char *v;
+	int i;
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			return i + 1;
+		if (!strcmp(a, "--trace")) {
+			c->opt.trace = 1;
+		} else if (!strcmp(a, "--no-poll")) {
+			c->opt.no_poll = 1;
+		} else if (!strcmp(a, "--stats")) {
+			c->opt.stats = 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			help();
+			exit(0);
+		} else if ((v = value_of(argc, argv, &i, "--memory")) ||
+			   (v = value_of(argc, argv, &i, "--mem"))) {
+			if (parse_limit(&c->extra, "memory", v) < 0)
+				return -1;
+		} else if ((v = value_of(argc, argv, &i, "--timeout"))) {
+			if (parse_limit(&c->extra, "time", v) < 0)
+				return -1;
+		} else if ((v = value_of(argc, argv, &i, "--allow"))) {
+			for (char *q = v; (q = strchr(q, ',')); )
+				*q = ' ';
+			if (policy_parse_promises(&c->extra, v, err) < 0)
+				return bad("--allow: %s", err);
+			c->have_allow = 1;
+		} else if ((v = value_of(argc, argv, &i, "--bind"))) {
+			if (parse_bind(c, v) < 0)
+				return -1;
+		} else if ((v = value_of(argc, argv, &i, "--tmpfs"))) {
+			if (parse_tmpfs(c, v) < 0)
+				return -1;
+		} else if ((v = value_of(argc, argv, &i, "--env"))) {
+			if (!strchr(v, '=') || v[0] == '=')
+				return bad("--env %s: use KEY=VALUE", v);
+			if (c->nenv == MAX_ENV)
+				return bad("too many --env options (at most %s)", "1024");
+			c->env[c->nenv++] = v;
+		} else if ((v = value_of(argc, argv, &i, "--status-json"))) {
+			c->status_path = v;
+		} else if ((v = value_of(argc, argv, &i, "--audit"))) {
+			c->audit_path = v;
+		} else {
+			return bad("unknown option '%s', or it lacks its value (see dunerun --help)", a);
+		}
+	}
+	return i;
+}
+
+/* Opens the files the launcher writes, before any view hides them. */
+static int open_outputs(struct cli *c)
+{
+	c->opt.status_fd = c->opt.audit_fd = -1;
+	if (c->status_path &&
+	    (c->opt.status_fd = open(c->status_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return bad("--status-json %s: cannot create it", c->status_path);
+	if (c->audit_path &&
+	    (c->opt.audit_fd = open(c->audit_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return bad("--audit %s: cannot create it", c->audit_path);
+	return 0;
+}
+
+/* Sets KEY=VALUE in env[0..*n), replacing an earlier KEY. */
+static void env_set(const char **env, int *n, const char *kv)
+{
+	size_t klen = strcspn(kv, "=") + 1;
+
+	for (int i = 0; i < *n; i++)
+		if (!strncmp(env[i], kv, klen)) {
+			env[i] = kv;
+			return;
+		}
+	env[(*n)++] = kv;
+}
+
+/* Dies of the program's signal, so our parent sees what a native run
+ * would have shown (no core file: the program is not this process). */
+static void die_of(int sig)
+{
+	struct rlimit none = { 0, 0 };
+
+	fflush(NULL);
+	setrlimit(RLIMIT_CORE, &none);
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+/* Each descriptor the program holds is one of ours, so allow as many as
+ * the hard limit lets us. */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+/* Starts the VM, enters the view, and runs argv[0] there. */
+static int launch(struct cli *c, const struct view *v, const struct policy *pol,
+		  char *const argv[], char *const envp[])
+{
+	char err[SANDBOX_ERRLEN];
+	struct vmctx *vc;
+	struct run_result r;
+
+	c->opt.policy = pol;
+	c->opt.mem = pol->limit[LIMIT_MEMORY] ? pol->limit[LIMIT_MEMORY] : DEFAULT_MEM;
+	raise_nofile();
+	if (!(vc = monitor_open(&c->opt)))
+		return 125;
+	if (view_enter(v, &c->opt.procfd, err) < 0) {
+		fprintf(stderr, "dunerun: %s\n", err);
+		return 125;
+	}
+	if (v->workdir && chdir(v->workdir) < 0) {
+		fprintf(stderr, "dunerun: WORKDIR %s: %s\n", v->workdir, strerror(errno));
+		return 125;
+	}
+	r = monitor_run(vc, argv[0], argv, envp);
+	if (r.signal)
+		die_of(r.signal);
+	return r.status;
+}
+
+static void exec_help(void)
+{
+	print_usage(stdout);
+}
+
+/* Finds PROGRAM as execvp would: names with a slash are used as given. */
+static const char *find_program(const char *name, char *buf, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/') || !path)
+		return name;
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		snprintf(buf, len, "%.*s%s%s", (int)n, path, n ? "/" : "", name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+		path += n + (path[n] == ':');
+	}
+	return name;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static struct cli c;
+	static const char *env[MAX_ENV * 2];
+	char buf[PATH_MAX];
+	int i, n = 0;
+
+	policy_init(&c.extra);
+	if ((i = parse_options(&c, argc, argv, exec_help)) < 0)
+		return 2;
+	if (i >= argc)
+		return usage_error("exec [OPTIONS] PROGRAM [ARGS...]");
+	if (open_outputs(&c) < 0)
+		return 125;
+	for (char **e = environ; *e && n < MAX_ENV; e++)
+		env_set(env, &n, *e);
+	for (int k = 0; k < c.nenv; k++)
+		env_set(env, &n, c.env[k]);
+	env[n] = NULL;
+	/* Without --allow every call is served, as the host would. */
+	c.opt.enforce = c.have_allow;
+	struct view v = { NULL, c.bind, c.nbind, c.tmpfs, c.ntmpfs, NULL };
+	argv[i] = (char *)find_program(argv[i], buf, sizeof buf);
+	return launch(&c, &v, &c.extra, argv + i, (char *const *)env);
+}
+
+/* The image's policy, with the command line's promises and limits. */
+static void merge_policy(struct policy *pol, const struct policy *extra)
+{
+	pol->promises |= extra->promises;
+	for (int l = 0; l < NLIMIT; l++)
+		if (extra->limit[l])
+			pol->limit[l] = extra->limit[l];
+}
+
+/* tmppath promises a writable /tmp: one is mounted unless asked for. */
+static void add_default_tmp(struct cli *c, const struct policy *pol)
+{
+	int i;
+
+	if (!(pol->promises & PROMISE_BIT(PROMISE_TMPPATH)) || c->ntmpfs == MAX_TMPFS)
+		return;
+	for (i = 0; i < c->ntmpfs; i++)
+		if (!strcmp(c->tmpfs[i].guest, "/tmp"))
+			return;
+	for (i = 0; i < c->nbind; i++)
+		if (!strcmp(c->bind[i].guest, "/tmp"))
+			return;
+	c->tmpfs[c->ntmpfs++] = (struct tmpfs_mount){ "/tmp", DEFAULT_TMPFS };
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static struct cli c;
+	static const char *env[MAX_ENV * 2];
+	static struct image img;
+	static struct manifest m;
+	static struct policy pol;
+	char **args;
+	int i, n = 0;
+
+	policy_init(&c.extra);
+	if ((i = parse_options(&c, argc, argv, exec_help)) < 0)
+		return 2;
+	if (i >= argc)
+		return usage_error("run [OPTIONS] IMAGE.dz [ARGS...]");
+	if (image_open(argv[i], &img, &m, &pol) < 0)
+		return 125;
+	if (open_outputs(&c) < 0)
+		return 125;
+	merge_policy(&pol, &c.extra);
+	add_default_tmp(&c, &pol);
+	for (int k = 0; k < m.nenv; k++)
+		env_set(env, &n, m.env[k]);
+	for (int k = 0; k < c.nenv; k++)
+		env_set(env, &n, c.env[k]);
+	env[n] = NULL;
+	/* ARGS replace the ENTRYPOINT's arguments; argv[0] stays. */
+	args = argc - i > 1 ? argv + i : m.argv;
+	if (args != m.argv)
+		args[0] = m.argv[0];
+	c.opt.enforce = 1;
+	c.opt.harden = 1;
+	struct view v = { &img, c.bind, c.nbind, c.tmpfs, c.ntmpfs, m.workdir };
+	return launch(&c, &v, &pol, args, (char *const *)env);
+}
