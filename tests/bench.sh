@@ -2,6 +2,8 @@
 # bench.sh BUILD_DIR: dunerun against native, measured side by side in one
 # run (the two alternate, so drift hits both), min and median over repeats.
 # These machines are noisy: read the ratios, not the absolute numbers.
+# Images run as `dunerun IMAGE.dz` and under bubblewrap where this machine
+# can; docs/benchmarks.md says how each row is measured.
 set -euo pipefail
 B=${1:-build}
 R=${BENCH_REPEATS:-7}
@@ -16,6 +18,69 @@ musl-gcc -static -O2 "$D/hello.c" -o "$D/hello"
 [ -f "$D/data100m" ] || head -c 100M /dev/urandom > "$D/data100m"
 
 DR="$B/dunerun exec"
+
+# Images (`dunerun IMAGE.dz`) when this build can run them, and bubblewrap,
+# a namespace sandbox without a VM, for comparison.  Rows that cannot run
+# here say so instead of a figure.
+HAVE_RUN=0
+"$B/dunerun" run --help > /dev/null 2>&1 && HAVE_RUN=1
+command -v bwrap > /dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap > /dev/null 2>&1 || true
+HAVE_BWRAP=0 BWRAP=
+if command -v bwrap > /dev/null &&
+	bwrap --unshare-all --ro-bind "$D/hello" /hello /hello > /dev/null 2>&1; then
+	HAVE_BWRAP=1
+	# Only the program and its files, as in an image; no /proc, no /dev.
+	BWRAP="$(command -v bwrap) --unshare-all --die-with-parent"
+fi
+
+# words_text BYTES SEED: English-like text, the same for the same
+# arguments: words drawn from the GPL's (so with its frequencies) by a
+# fixed generator (MINSTD), twelve to a line.
+words_text() {
+	awk -v n="$1" -v x="$2" 'BEGIN {
+		while ((getline line < "/usr/share/common-licenses/GPL-3") > 0)
+			for (i = split(line, f, " "); i > 0; i--) t[++nt] = f[i];
+		while (out < n) {
+			s = "";
+			for (k = 0; k < 12; k++) {
+				x = (x * 48271) % 2147483647;
+				s = s (k ? " " : "") t[x % nt + 1];
+			}
+			s = s "\n";
+			if (out + length(s) > n)
+				s = substr(s, 1, n - out);
+			printf "%s", s;
+			out += length(s);
+		}
+	}'
+}
+
+# image NAME DUNEFILE-TEXT SRC:DEST...: builds $D/NAME.dz from a context
+# holding each SRC as DEST.
+image() {
+	local name=$1 text=$2 ctx=$D/ctx-$1 f
+	shift 2
+	rm -rf "$ctx" && mkdir -p "$ctx"
+	for f in "$@"; do cp "${f%%:*}" "$ctx/${f#*:}"; done
+	printf '%s\n' "$text" > "$ctx/Dunefile"
+	"$B/dunerun" build -o "$D/$name.dz" "$ctx" > /dev/null
+}
+
+# also IMAGE-CMD BWRAP-CMD: sets $extra to the row() variants this machine
+# can run ("-- image IMAGE-CMD -- bwrap BWRAP-CMD") and $missing to the
+# others, which na_rows prints.
+also() {
+	extra=() missing=()
+	if [ "$HAVE_RUN" = 1 ]; then extra+=(-- image "$1"); else missing+=("image|n/a (run not available)"); fi
+	if [ "$HAVE_BWRAP" = 1 ]; then extra+=(-- bwrap "$2"); else missing+=("bwrap|n/a (bwrap not available)"); fi
+}
+na_rows() {         # NAME UNIT
+	local m
+	for m in "${missing[@]}"; do
+		printf '| %-34s | %-8s | %10s | %10s | %10s | %10s | %7s |\n' "$1 (${m%%|*})" "$2" "" "" "${m#*|}" "" ""
+	done
+}
 # min and median of the numbers on stdin
 stats() { sort -g | awk '{v[NR]=$1} END {printf "%.1f %.1f\n", v[1], v[int((NR+1)/2)]}'; }
 
@@ -55,7 +120,12 @@ echo "dunerun benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -
 echo
 echo '| benchmark                          | unit     | native min | native med | dunerun min | dunerun med | ratio |'
 echo '|------------------------------------|----------|-----------:|-----------:|-----------:|-----------:|------:|'
-row "startup of hello" us "startup $D/hello" -- "dunerun" "startup $B/dunerun exec $D/hello"
+image hello 'COPY hello /bin/hello
+ENTRYPOINT ["/bin/hello"]
+ALLOW stdio' "$D/hello:hello"
+also "startup $B/dunerun $D/hello.dz" "startup $BWRAP --ro-bind $D/hello /bin/hello /bin/hello"
+row "startup of hello" us "startup $D/hello" -- "exec" "startup $B/dunerun exec $D/hello" "${extra[@]}"
+na_rows "startup of hello" us
 row "getpid round trip" ns "$D/micro getpid 200000" -- "dunerun" "$DR $D/micro getpid 200000" \
 	-- "no-poll" "$DR --no-poll $D/micro getpid 200000"
 row "1-byte write to /dev/null" ns "$D/micro write 50000" -- "dunerun" "$DR $D/micro write 50000" \
@@ -64,16 +134,47 @@ row "first touch of 256 MiB" ns/page "$D/micro touch" -- "dunerun" "$DR $D/micro
 row "mmap+touch+munmap 4 KiB" ns "$D/micro mmap 20000" -- "dunerun" "$DR $D/micro mmap 5000"
 row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data100m" \
 	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/busybox sha256sum $D/data100m"
+image speedtest1 'COPY speedtest1 /bin/speedtest1
+ENTRYPOINT ["/bin/speedtest1", "--size", "25", "--memdb"]
+ALLOW stdio rpath' "$B/progs/speedtest1:speedtest1"
+also "wall_ms $B/dunerun $D/speedtest1.dz" \
+	"wall_ms $BWRAP --ro-bind $B/progs/speedtest1 /bin/speedtest1 /bin/speedtest1 --size 25 --memdb"
 row "sqlite speedtest1 --size 25 --memdb" ms "wall_ms $B/progs/speedtest1 --size 25 --memdb" \
-	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/speedtest1 --size 25 --memdb"
+	-- "exec" "wall_ms $B/dunerun exec $B/progs/speedtest1 --size 25 --memdb" "${extra[@]}"
+na_rows "sqlite speedtest1 --size 25 --memdb" ms
 
-# Image build rate for a 100 MiB tree: half random bytes, half text, in
-# 100 files, with the lua interpreter as the entrypoint.
-tree=$D/tree100m
+# The example image's workload (images/examples/wordfreq) on 8 MiB of text.
+WF=images/examples/wordfreq/wordfreq.lua
+[ -f "$D/text8m" ] || words_text $((8 << 20)) 1 > "$D/text8m"
+image wordfreq 'COPY lua /bin/lua
+COPY wordfreq.lua /app/wordfreq.lua
+COPY text /data/text
+ENTRYPOINT ["/bin/lua", "/app/wordfreq.lua", "/data/text"]
+ALLOW stdio rpath' "$B/progs/lua:lua" "$WF:wordfreq.lua" "$D/text8m:text"
+also "wall_ms $B/dunerun $D/wordfreq.dz" \
+	"wall_ms $BWRAP --ro-bind $B/progs/lua /bin/lua --ro-bind $WF /app/wordfreq.lua --ro-bind $D/text8m /data/text /bin/lua /app/wordfreq.lua /data/text"
+row "lua wordfreq.lua 8 MiB" ms "wall_ms $B/progs/lua $WF $D/text8m" \
+	-- "exec" "wall_ms $B/dunerun exec $B/progs/lua $WF $D/text8m" "${extra[@]}"
+na_rows "lua wordfreq.lua 8 MiB" ms
+
+# Image build rate for a 100 MiB tree, the same wherever the build is the
+# same: the programs of $B/progs (executables and a database) copied in
+# turn until they make 50 MiB, and 50 files of 1 MiB of English-like text,
+# with the lua interpreter as the entrypoint.  A program recurs only after
+# all the others (27 MiB later), beyond zstd's window, so its copies do
+# not compress against each other.
+tree=$D/tree100m-det
 if [ ! -f "$tree/Dunefile" ]; then
 	rm -rf "$tree" && mkdir -p "$tree/data"
-	for i in $(seq 1 50); do dd if="$D/data100m" of="$tree/data/bin$i" bs=1M skip=$i count=1 2> /dev/null; done
-	for i in $(seq 1 50); do seq -f "line %g of a text file $i" 1 40000 | head -c 1M > "$tree/data/text$i"; done
+	n=0 size=0
+	while [ "$size" -lt $((50 << 20)) ]; do
+		for f in "$B"/progs/*; do
+			[ "$size" -lt $((50 << 20)) ] || break
+			cp "$f" "$tree/data/$(printf %03d "$n")-$(basename "$f")"
+			size=$((size + $(stat -c %s "$f"))) n=$((n + 1))
+		done
+	done
+	for i in $(seq 0 49); do words_text $((1 << 20)) $((i + 1)) > "$tree/data/$(printf %03d "$i")-text"; done
 	cp "$B/progs/lua" "$tree/lua"
 	printf 'COPY lua /bin/lua\nCOPY data /data\nENTRYPOINT ["/bin/lua"]\n' > "$tree/Dunefile"
 fi

@@ -1,7 +1,7 @@
 -- wordfreq.lua FILE: the ten most frequent words of FILE, with counts.
--- The default example of `make run`: a real interpreter, real file I/O,
--- running inside a fresh KVM virtual machine under dunerun.
-local path = arg[1] or "README.md"
+-- The example image of `make run` (the Dunefile beside it): a real
+-- interpreter, real file I/O, inside a fresh KVM virtual machine.
+local path = arg[1] or "/data/GPL-3"
 local f = assert(io.open(path, "r"))
 local counts, total = {}, 0
 for line in f:lines() do
