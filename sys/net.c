@@ -368,6 +368,9 @@ long sys_recvmsg(struct proc *p, const uint64_t *a)
 	if (r < 0)
 		return r;
 	drop_rights(&h.m);
+	/* The kernel echoes the flag we added; the program did not ask. */
+	if (!(argint(a[2]) & MSG_CMSG_CLOEXEC))
+		h.m.msg_flags &= ~MSG_CMSG_CLOEXEC;
 	namelen = h.m.msg_namelen;
 	ctllen = h.m.msg_controllen;
 	if ((h.g.name && mm_copy_out(p->mm, h.g.name, h.name,

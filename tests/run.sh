@@ -29,6 +29,8 @@
 #   needs='VAR...'       skip unless each VAR names an executable
 #   pending='REASON'     skip: the feature is planned, not built (say which issue)
 #   timeout=SECONDS
+#   options='OPTS'       dunerun exec options for this case (--allow ...);
+#                        used only with the default RUNNER
 #   dunerun_stdout=FILE  (in tests/cases/) the expected stdout under dunerun
 #   dunerun_status=N     the expected status under dunerun
 # Single-quoted values are expanded when the case runs, with these set:
@@ -43,9 +45,11 @@ PATTERN=${2:-}
 TESTS=$(cd "$(dirname "$0")" && pwd)
 T=${TEST_TMP:-/tmp/dunerun-test}
 TIMEOUT=${TIMEOUT:-60}
+OWN_RUNNER=
 if [ -n "${RUNNER+set}" ]; then
 	EXPECT=${EXPECT:-native}
 else
+	OWN_RUNNER=1
 	RUNNER="$B/dunerun exec"
 	EXPECT=${EXPECT:-dunerun}
 	[ -x "$B/dunerun" ] || echo "warning: $B/dunerun does not exist; every case will fail" >&2
@@ -140,7 +144,7 @@ differ() {
 passed=0 failed=0 skipped=0
 for file in "$CASES"/*.case; do
 	name='' cmd='' script='' compare=stdout,stderr,status status='' stdin=/dev/null needs='' pending=''
-	timeout=$TIMEOUT dunerun_stdout='' dunerun_status=''
+	timeout=$TIMEOUT dunerun_stdout='' dunerun_status='' options=''
 	. "$file"
 	name=${name:-$(basename "$file" .case)}
 	[[ $name == *$PATTERN* ]] || continue
@@ -155,7 +159,7 @@ for file in "$CASES"/*.case; do
 	body=${script:-"run $cmd"}
 	rm -rf "${T:?}/$name" && mkdir -p "$T/$name"
 	side native ''
-	side dunerun "$RUNNER"
+	side dunerun "$RUNNER${OWN_RUNNER:+ $options}"
 	R=$T/$name
 	ref=native ref_out=$R/native.out ref_status=$(cat "$R/native.status")
 	if [ "$EXPECT" = dunerun ] && [ -n "$dunerun_stdout$dunerun_status" ]; then

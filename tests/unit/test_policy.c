@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,13 @@ static void test_promise_for(void)
 		{ "fcntl F_SETOWN", SYS_fcntl, { 1, F_SETOWN }, NULL },
 		{ "arch_prctl ARCH_SET_FS", SYS_arch_prctl, { 0x1002 }, "stdio" },
 		{ "arch_prctl ARCH_SET_CPUID", SYS_arch_prctl, { 0x1012 }, NULL },
+		{ "prctl PR_GET_NAME", SYS_prctl, { PR_GET_NAME }, "stdio" },
+		{ "prctl PR_SET_NO_NEW_PRIVS", SYS_prctl, { PR_SET_NO_NEW_PRIVS, 1 }, "stdio" },
+		{ "prctl PR_SET_SECCOMP", SYS_prctl, { PR_SET_SECCOMP }, NULL },
+		{ "prctl PR_CAP_AMBIENT", SYS_prctl, { PR_CAP_AMBIENT }, NULL },
+		{ "openat O_PATH", SYS_openat, { AT_FDCWD, 0, O_PATH | O_CLOEXEC }, "rpath" },
+		{ "openat O_PATH|O_WRONLY|O_CREAT", SYS_openat,
+		  { AT_FDCWD, 0, O_PATH | O_WRONLY | O_CREAT }, "rpath" },
 		{ "mkdir", SYS_mkdir, {0}, "cpath" },
 		{ "unlinkat", SYS_unlinkat, {0}, "cpath" },
 		{ "rename", SYS_rename, {0}, "cpath" },

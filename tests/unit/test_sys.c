@@ -25,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "policy.h"
 #include "sys.h"
 #undef PAGE_SIZE
 #include "mm.h"
@@ -908,6 +911,121 @@ static void test_threads(void)
 	check(v[0] == 0x5000 && v[1] == 24, "get_robust_list reads back");
 }
 
+/* ---- Policy, limits, prctl ---------------------------------------------- */
+
+/* Reads what fd holds now, nonblocking, into buf (NUL-terminated). */
+static char *drain(int fd, char *buf, size_t size)
+{
+	ssize_t n = read(fd, buf, size - 1);
+
+	buf[n < 0 ? 0 : n] = 0;
+	return buf;
+}
+
+static void test_policy_gate(void)
+{
+	struct policy pol;
+	char err[POLICY_ERRLEN], buf[1024];
+	int report[2], audit[2];
+
+	policy_init(&pol);
+	check(policy_parse_promises(&pol, "stdio rpath", err) == 0, "policy stdio rpath");
+	check(pipe2(report, O_CLOEXEC | O_NONBLOCK) == 0 && pipe2(audit, O_CLOEXEC | O_NONBLOCK) == 0,
+	      "pipes for the report and the audit log");
+	P.policy = &pol;
+	P.trace_fd = report[1];
+	P.audit_fd = audit[1];
+	EQ(SC(SYS_socket, AF_INET, SOCK_STREAM, 0), -EPERM);
+	EQ(SC(SYS_socket, AF_INET, SOCK_STREAM, 0), -EPERM);
+	EQ(SC(SYS_mkdir, gpath("denied"), 0755), -EPERM);
+	EQ(SC(SYS_getpid), P.pid);
+	EQ(P.ndenied, 3);
+	drain(report[0], buf, sizeof buf);
+	check(!strcmp(buf, "dunerun: denied: socket (needs ALLOW inet)\n"
+		       "dunerun: denied: mkdir (needs ALLOW cpath)\n"),
+	      "one report per name, naming the promise: %s", buf);
+	drain(audit[0], buf, sizeof buf);
+	check(!strcmp(buf, "{\"syscall\":\"socket\",\"nr\":41,\"promise\":\"inet\",\"action\":\"eperm\"}\n"
+		       "{\"syscall\":\"socket\",\"nr\":41,\"promise\":\"inet\",\"action\":\"eperm\"}\n"
+		       "{\"syscall\":\"mkdir\",\"nr\":83,\"promise\":\"cpath\",\"action\":\"eperm\"}\n"),
+	      "every denial in the audit log: %s", buf);
+	struct stat st;
+	check(stat(dir, &st) == 0 && lstat(strcat(strcpy(buf, dir), "/denied"), &st) < 0,
+	      "the denied mkdir made nothing");
+
+	/* tmppath: lexically under /tmp only. */
+	check(policy_parse_promises(&pol, "tmppath", err) == 0, "add tmppath");
+	EQ(SC(SYS_mkdir, gstr("/tmp/../x"), 0755), -EPERM);
+	EQ(SC(SYS_mkdir, gstr("tmp/x"), 0755), -EPERM);
+	check(SC(SYS_mkdir, gstr("/tmp/nonexistent-dir/x"), 0755) == -ENOENT,
+	      "mkdir under /tmp reaches the host (ENOENT)");
+
+	/* ON-DENY kill: SIGSYS. */
+	pol.on_deny = ON_DENY_KILL;
+	SC(SYS_ptrace, 0);
+	check(P.exited && P.exit_signal == SIGSYS, "on-deny kill ends the program with SIGSYS");
+	revive();
+	drain(report[0], buf, sizeof buf);
+	check(strstr(buf, "denied: ptrace (no promise allows it): killing the program") != NULL,
+	      "the kill is reported: %s", buf);
+	P.policy = NULL;
+	P.trace_fd = 2;
+	P.audit_fd = -1;
+	for (int i = 0; i < 2; i++) {
+		close(report[i]);
+		close(audit[i]);
+	}
+}
+
+static void test_output_limit(void)
+{
+	int pfd[2];
+	uint64_t b = galloc(100);
+	char buf[256];
+
+	check(pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0, "a pipe for stdout");
+	int fd = (int)SC(SYS_dup, 1);
+	int h = P.fd[fd].host;
+	check(P.fd[fd].output, "a dup of stdout counts as output");
+	P.fd[fd].host = pfd[1];
+	P.output_limit = 150;
+	P.output_used = 0;
+	memset(H(b), 'o', 100);
+	EQ(SC(SYS_write, fd, b, 100), 100);
+	check(!P.exited, "under the limit the program goes on");
+	EQ(SC(SYS_write, fd, b, 100), 50);
+	check(P.exited && P.exit_signal == SIGXFSZ && P.limit_hit && !strcmp(P.limit_hit, "output"),
+	      "past the limit: what fits is written, then SIGXFSZ");
+	EQ(read(pfd[0], buf, sizeof buf), 150);
+	revive();
+	P.limit_hit = NULL;
+	P.output_limit = 0;
+	P.fd[fd].host = h;
+	SC(SYS_close, fd);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static void test_prctl(void)
+{
+	uint64_t b = galloc(32);
+
+	EQ(SC(SYS_prctl, PR_GET_NAME, b), 0);
+	check(!strcmp(H(b), "prog"), "the name is the program's file name: %s", (char *)H(b));
+	EQ(SC(SYS_prctl, PR_SET_NAME, gstr("a-name-longer-than-fifteen")), 0);
+	EQ(SC(SYS_prctl, PR_GET_NAME, b), 0);
+	check(!strcmp(H(b), "a-name-longer-t"), "a long name is cut at 15 bytes: %s", (char *)H(b));
+	EQ(SC(SYS_prctl, PR_SET_NAME, G_BAD), -EFAULT);
+	EQ(SC(SYS_prctl, PR_GET_DUMPABLE), 1);
+	EQ(SC(SYS_prctl, PR_SET_DUMPABLE, 2), -EINVAL);
+	EQ(SC(SYS_prctl, PR_SET_PDEATHSIG, SIGTERM), 0);
+	EQ(SC(SYS_prctl, PR_GET_PDEATHSIG, b), 0);
+	EQ(*(int *)H(b), SIGTERM);
+	EQ(SC(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	EQ(SC(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), 1);
+	EQ(SC(SYS_prctl, PR_SET_SECCOMP, 2), -EINVAL);
+}
+
 /* ---- Tracing ------------------------------------------------------------ */
 
 /* Runs one call with tracing on and returns the line it printed. */
@@ -1014,6 +1132,9 @@ int main(void)
 	test_process();
 	test_signals();
 	test_threads();
+	test_policy_gate();
+	test_output_limit();
+	test_prctl();
 	{
 		pid_t pid = P.pid;
 		P.pid = 1234;
