@@ -135,6 +135,7 @@ struct sha256 {
 	uint64_t len;               /* bytes hashed so far */
 	uint8_t buf[64];
 	size_t nbuf;
+	int shani;                  /* use the SHA extensions (sha256_init decides) */
 };
 
 void sha256_init(struct sha256 *s);
