@@ -247,6 +247,27 @@ int kvm_vm_get_regs(struct kvm_vm *vm, struct kvm_regs *regs)
 	return 0;
 }
 
+int kvm_vm_set_regs(struct kvm_vm *vm, const struct kvm_regs *regs)
+{
+	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, regs) < 0)
+		return fail(vm, "KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_vm_get_xsave(struct kvm_vm *vm, struct kvm_xsave *x)
+{
+	if (ioctl(vm->vcpu_fd, KVM_GET_XSAVE, x) < 0)
+		return fail(vm, "KVM_GET_XSAVE: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_vm_set_xsave(struct kvm_vm *vm, const struct kvm_xsave *x)
+{
+	if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, x) < 0)
+		return fail(vm, "KVM_SET_XSAVE: %s", strerror(errno));
+	return 0;
+}
+
 int kvm_vm_get_sregs(struct kvm_vm *vm, struct kvm_sregs *sregs)
 {
 	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, sregs) < 0)

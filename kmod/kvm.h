@@ -43,6 +43,11 @@ int kvm_vm_boot(struct kvm_vm *vm, const struct kvm_boot *boot);
 int kvm_vm_run(struct kvm_vm *vm);
 
 int kvm_vm_get_regs(struct kvm_vm *vm, struct kvm_regs *regs);
+int kvm_vm_set_regs(struct kvm_vm *vm, const struct kvm_regs *regs);
+/* The x87, SSE and AVX state, in the standard (non-compacted) XSAVE
+ * layout; KVM_SET_XSAVE refuses reserved bits set. */
+int kvm_vm_get_xsave(struct kvm_vm *vm, struct kvm_xsave *x);
+int kvm_vm_set_xsave(struct kvm_vm *vm, const struct kvm_xsave *x);
 int kvm_vm_get_sregs(struct kvm_vm *vm, struct kvm_sregs *sregs);
 int kvm_vm_set_sregs(struct kvm_vm *vm, const struct kvm_sregs *sregs);
 /* Sets the user FS and GS bases (arch_prctl). */

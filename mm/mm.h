@@ -102,6 +102,9 @@ enum mm_fault {
 /* Handles a #PF at addr with the x86 error code; MM_FAULT_FIXED means the
  * mapping was made (queued) and the instruction can be retried. */
 enum mm_fault mm_fault(struct mm *mm, uint64_t addr, uint32_t error_code);
+/* Whether a mapping covers addr: a SIGSEGV there is SEGV_ACCERR (the
+ * mapping forbids the access), elsewhere SEGV_MAPERR. */
+int mm_mapped(struct mm *mm, uint64_t addr);
 
 /* Every change to guest memory happens between mm_lock and mm_unlock:
  * the lock is shared with the supervisor, which takes it to apply the

@@ -627,3 +627,8 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	long r = mm_munmap(mm, old, oldlen);
 	return r < 0 ? r : (long)newaddr;
 }
+
+int mm_mapped(struct mm *mm, uint64_t addr)
+{
+	return vma_find(mm, addr) != NULL;
+}

@@ -66,12 +66,25 @@ int watchdog_start(struct vmctx *vc);
 /* harden_launcher() for this run, reporting its error.  0 or -1. */
 int harden(struct vmctx *vc);
 
+/* signal.c: running handlers, on the vCPU thread during an exit.  Each
+ * returns 0 (done, or the program died: see proc.exited) or -1 (the
+ * vCPU's state could not be read or written: a panic). */
+/* After a syscall: the next pending handler, if any, instead of the
+ * return to the caller. */
+int signal_after_syscall(struct vmctx *vc);
+/* After a fault sig_fault() left pending: its handler. */
+int signal_after_fault(struct vmctx *vc);
+/* rt_sigreturn: the interrupted context back from the handler's frame. */
+int signal_return(struct vmctx *vc);
+
 /* service.c */
 int service_start(struct vmctx *vc);
 void service_stop(struct vmctx *vc);
 void service_kick(struct vmctx *vc);
-/* Serves the posted mailbox request on the vCPU thread, during an exit. */
-void serve_request(struct vmctx *vc);
+/* Serves the posted mailbox request on the vCPU thread, during an exit.
+ * Returns 1 if the request (rt_sigreturn) replaced the program's
+ * registers, 0 after an ordinary call, -1 on a vCPU access error. */
+int serve_request(struct vmctx *vc);
 /* Whether the call must be served on the vCPU thread, during an exit:
  * it changes vCPU state or ends the program. */
 int needs_vcpu(uint64_t nr);

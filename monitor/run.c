@@ -77,11 +77,46 @@ static void describe_pf(char *buf, size_t len, uint64_t err)
 		 err & 1 ? "protection violation" : "page not present");
 }
 
+/* What a handler is told about a fault: si_code and si_addr as Linux
+ * fills them for the vector. */
+static struct sig_info fault_info(struct vmctx *vc, int vec, const uint64_t frame[6],
+				  uint64_t cr2)
+{
+	struct sig_info si = { .addr = frame[1] };
+
+	switch (vec) {
+	case 14:
+		si.addr = cr2;
+		si.code = mm_mapped(vc->mm, cr2) ? SEGV_ACCERR : SEGV_MAPERR;
+		break;
+	case 0: si.code = FPE_INTDIV; break;
+	case 6: si.code = ILL_ILLOPN; break;
+	case 16: case 19: si.code = 0; break;       /* FPE_FLT*: from the status word */
+	default:
+		/* #GP, #SS, int3...: the kernel's own, with no address. */
+		si.code = SI_KERNEL;
+		si.addr = 0;
+	}
+	return si;
+}
+
 static int kill_program(struct vmctx *vc, struct run_result *res, int vec,
 			const uint64_t frame[6], uint64_t cr2)
 {
 	int sig = vector_signal(vec);
 	char detail[96] = "";
+	struct sig_info si = fault_info(vc, vec, frame, cr2);
+
+	/* A handler runs instead, if the program has one and does not block
+	 * the signal. */
+	if (sig_fault(&vc->proc, sig, &si)) {
+		if (signal_after_fault(vc) < 0)
+			return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
+		if (!vc->proc.exited)
+			return RUN_CONTINUE;
+		program_ended(&vc->proc, res);
+		return RUN_DONE;
+	}
 
 	if (vec == 14)
 		describe_pf(detail, sizeof detail, frame[0]);
@@ -169,6 +204,7 @@ static int take(struct mailbox *mb, uint32_t from)
 static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 {
 	struct mailbox *mb = vc->mbox;
+	int served = 0;
 
 	for (;;) {
 		uint32_t s = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
@@ -177,7 +213,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 		if (s == MB_POSTED || s == MB_BOUNCE) {
 			if (!take(mb, s))
 				continue;
-			serve_request(vc);
+			served = serve_request(vc);
 			vc->nserved_exit++;
 			break;
 		}
@@ -194,6 +230,8 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	}
 	mb->want_exit = 0;
 	service_kick(vc);
+	if (served < 0 || (served == 0 && !vc->proc.exited && signal_after_syscall(vc) < 0))
+		return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
 	if (vc->proc.exited) {
 		program_ended(&vc->proc, res);
 		return RUN_DONE;

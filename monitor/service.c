@@ -45,7 +45,7 @@ static uint64_t now_ns(void)
 int needs_vcpu(uint64_t nr)
 {
 	switch (nr) {
-	case SYS_arch_prctl: case SYS_exit: case SYS_exit_group:
+	case SYS_arch_prctl: case SYS_exit: case SYS_exit_group: case SYS_rt_sigreturn:
 		return 1;
 	}
 	return 0;
@@ -74,8 +74,9 @@ static void serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 	pthread_mutex_unlock(&vc->lock);
 	mb->ret = ret;
 	/* After an exit the supervisor applies the queue anyway; a polled
-	 * answer tells the entry page what the program must not run before. */
-	mb->action = resync ? MB_EXIT : rewrites ? MB_APPLY : MB_RETURN;
+	 * answer tells the entry page what the program must not run before.
+	 * A handler to run needs the vCPU thread: the exit path. */
+	mb->action = resync || sig_ready(&vc->proc) ? MB_EXIT : rewrites ? MB_APPLY : MB_RETURN;
 	/* A program that just died (exit, or a signal such as SIGPIPE) must
 	 * not run on: send it to the exit path, where the vCPU thread stops. */
 	__atomic_store_n(&mb->state, vc->proc.exited ? MB_BOUNCE : MB_DONE,
@@ -100,12 +101,19 @@ void trace_guest_calls(struct vmctx *vc)
 	}
 }
 
-void serve_request(struct vmctx *vc)
+int serve_request(struct vmctx *vc)
 {
 	uint64_t arg[6];
 	uint64_t nr = copy_request(vc->mbox, arg);
 
-	serve(vc, nr, arg);
+	if (nr != SYS_rt_sigreturn) {
+		serve(vc, nr, arg);
+		return 0;
+	}
+	vc->proc.nforwarded++;
+	if (vc->opt->trace)
+		dprintf(vc->proc.trace_fd, "rt_sigreturn() = ? [host]\n");
+	return signal_return(vc) < 0 ? -1 : 1;
 }
 
 /* Takes a posted request: only one thread may serve it. */

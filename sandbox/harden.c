@@ -110,7 +110,7 @@ static const int allowed[] = {
  * forwards.  Nothing else: TIOCSTI would type into the user's shell. */
 static const uint32_t allowed_ioctl[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,
-	KVM_SET_USER_MEMORY_REGION,
+	KVM_SET_USER_MEMORY_REGION, KVM_GET_XSAVE, KVM_SET_XSAVE,
 	TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO,
 };
 

@@ -79,9 +79,8 @@ int host_dup(int h);
 /* Sets up the signal state a program inherits across execve. */
 void sig_init(struct proc *p);
 /* sig is sent to the program: discarded, kept pending, or the end of it. */
-void sig_send(struct proc *p, int sig);
-/* The program dies of sig now, whatever its handlers and mask say. */
-void sig_kill(struct proc *p, int sig);
+void sig_send(struct proc *p, int sig, int code);
+
 
 /* --- Tracing (trace.c) --- */
 
@@ -138,7 +137,7 @@ sys_fn sys_open, sys_openat, sys_creat, sys_lseek, sys_fstat, sys_stat,
 sys_fn sys_poll, sys_ppoll, sys_select, sys_pselect6;
 /* signal.c */
 sys_fn sys_rt_sigaction, sys_rt_sigprocmask, sys_rt_sigpending,
-	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill;
+	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill, sys_rt_sigqueueinfo;
 /* misc.c */
 sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_madvise, sys_msync, sys_arch_prctl, sys_prctl, sys_set_tid_address, sys_set_robust_list,

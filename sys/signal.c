@@ -1,12 +1,13 @@
 /*
- * Signals, as far as they can be handled without running program code.
+ * Signals: actions, the blocked mask, the alternate stack and pending
+ * signals with what the handler is told about them (siginfo).
  *
- * Actions, the blocked mask and the alternate stack are bookkeeping read
- * back as Linux would.  A signal sent to the program (kill, tkill, tgkill
- * to itself, or the SIGPIPE of a write to a broken pipe) gets its Linux
+ * A signal sent to the program (kill, tkill, tgkill or sigqueue to
+ * itself, the SIGPIPE of a write to a broken pipe, a fault) gets its Linux
  * fate here: discarded if ignored, kept pending if blocked, the end of the
  * program if its default action terminates it.  A signal with a handler
- * stays in p->sigpending for the caller, which alone can run the handler.
+ * stays pending until the monitor, which alone can change the program's
+ * registers, takes it with sig_dequeue() and builds the handler's frame.
  * Signals never reach other processes.
  */
 #define _GNU_SOURCE 1
@@ -45,8 +46,22 @@ void sig_kill(struct proc *p, int sig)
 	p->exit_code = 128 + sig;
 }
 
+/* Marks sig pending with its info.  A standard signal pending already
+ * keeps its first info; real-time signals queue (up to 255 each, with
+ * the latest info). */
+static void make_pending(struct proc *p, int sig, const struct sig_info *info)
+{
+	int rt = sig >= 32;
+
+	if (!(p->sigpending & SIGBIT(sig)) || rt)
+		p->siginfo[sig - 1] = *info;
+	if (rt && p->sigqueued[sig - 1] < 255)
+		p->sigqueued[sig - 1]++;
+	p->sigpending |= SIGBIT(sig);
+}
+
 /* An unblocked sig arrives: act as its disposition says. */
-static void deliver(struct proc *p, int sig)
+static void deliver(struct proc *p, int sig, const struct sig_info *info)
 {
 	uint64_t h = p->sigact[sig - 1].handler;
 
@@ -58,33 +73,78 @@ static void deliver(struct proc *p, int sig)
 		if (!default_ignored(sig) && !default_stops(sig))
 			sig_kill(p, sig);
 	} else {
-		p->sigpending |= SIGBIT(sig);
+		make_pending(p, sig, info);
 	}
 }
 
-void sig_send(struct proc *p, int sig)
+static void send_info(struct proc *p, int sig, const struct sig_info *info)
 {
 	/* Blocked signals are never discarded: the action may change before
 	 * they are unblocked. */
 	if (p->sigmask & SIGBIT(sig) & ~UNBLOCKABLE)
-		p->sigpending |= SIGBIT(sig);
+		make_pending(p, sig, info);
 	else
-		deliver(p, sig);
+		deliver(p, sig, info);
+}
+
+void sig_send(struct proc *p, int sig, int code)
+{
+	struct sig_info info = { .code = code, .pid = p->pid, .uid = p->uid };
+
+	send_info(p, sig, &info);
+}
+
+int sig_dequeue(struct proc *p, struct sig_info *info)
+{
+	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
+		uint64_t bit = SIGBIT(sig);
+		if (!(p->sigpending & bit) || (p->sigmask & bit))
+			continue;
+		*info = p->siginfo[sig - 1];
+		if (sig < 32 || --p->sigqueued[sig - 1] == 0)
+			p->sigpending &= ~bit;
+		return sig;
+	}
+	return 0;
+}
+
+int sig_fault(struct proc *p, int sig, const struct sig_info *info)
+{
+	uint64_t h = p->sigact[sig - 1].handler;
+
+	/* Like the kernel's force_sig: a fault the program blocks or
+	 * ignores cannot be held back, it kills. */
+	if ((p->sigmask & SIGBIT(sig)) || h == K_SIG_IGN || h == K_SIG_DFL) {
+		sig_kill(p, sig);
+		return 0;
+	}
+	make_pending(p, sig, info);
+	return 1;
 }
 
 /* After a change of mask or action: pending signals that are no longer
- * blocked are delivered, in signal-number order as Linux does. */
+ * blocked take their default action, in signal-number order as Linux
+ * does; those with a handler stay pending for sig_dequeue. */
 static void recheck_pending(struct proc *p)
 {
 	int sig;
 
 	for (sig = 1; sig <= NSIG_KERNEL && !p->exited; sig++) {
-		uint64_t bit = SIGBIT(sig);
+		uint64_t bit = SIGBIT(sig), h = p->sigact[sig - 1].handler;
 		if (!(p->sigpending & bit) || (p->sigmask & bit))
 			continue;
+		if (h != K_SIG_DFL && h != K_SIG_IGN)
+			continue;
 		p->sigpending &= ~bit;
-		deliver(p, sig);
+		p->sigqueued[sig - 1] = 0;
+		deliver(p, sig, &p->siginfo[sig - 1]);
 	}
+}
+
+void sig_setmask(struct proc *p, uint64_t mask)
+{
+	p->sigmask = mask & ~UNBLOCKABLE;
+	recheck_pending(p);
 }
 
 void sig_init(struct proc *p)
@@ -126,8 +186,10 @@ long sys_rt_sigaction(struct proc *p, const uint64_t *a)
 		memcpy(&p->sigact[sig - 1], &act, sizeof act);
 		/* A pending signal that is now ignored is discarded. */
 		if (act.handler == K_SIG_IGN ||
-		    (act.handler == K_SIG_DFL && default_ignored(sig)))
+		    (act.handler == K_SIG_DFL && default_ignored(sig))) {
 			p->sigpending &= ~SIGBIT(sig);
+			p->sigqueued[sig - 1] = 0;
+		}
 	}
 	if (a[2] && mm_copy_out(p->mm, a[2], &old, sizeof old) < 0)
 		return -EFAULT;
@@ -208,12 +270,12 @@ long sys_sigaltstack(struct proc *p, const uint64_t *a)
 }
 
 /* Sends sig (0: only checks) to the program itself. */
-static long send_self(struct proc *p, int sig)
+static long send_self(struct proc *p, int sig, int code)
 {
 	if (sig < 0 || sig > NSIG_KERNEL)
 		return -EINVAL;
 	if (sig)
-		sig_send(p, sig);
+		sig_send(p, sig, code);
 	return 0;
 }
 
@@ -226,7 +288,7 @@ long sys_kill(struct proc *p, const uint64_t *a)
 	/* The program is alone: itself, its process group (0 or -pid) and
 	 * nothing else.  kill(-1) signals everyone but the caller: no one. */
 	if (pid == p->pid || pid == 0 || pid == -p->pid)
-		return send_self(p, sig);
+		return send_self(p, sig, SI_USER);
 	return -ESRCH;
 }
 
@@ -238,7 +300,7 @@ long sys_tkill(struct proc *p, const uint64_t *a)
 		return -EINVAL;
 	if (tid != p->pid)
 		return sig < 0 || sig > NSIG_KERNEL ? -EINVAL : -ESRCH;
-	return send_self(p, sig);
+	return send_self(p, sig, SI_TKILL);
 }
 
 long sys_tgkill(struct proc *p, const uint64_t *a)
@@ -249,5 +311,27 @@ long sys_tgkill(struct proc *p, const uint64_t *a)
 		return -EINVAL;
 	if (tgid != p->pid || tid != p->pid)
 		return sig < 0 || sig > NSIG_KERNEL ? -EINVAL : -ESRCH;
-	return send_self(p, sig);
+	return send_self(p, sig, SI_TKILL);
+}
+
+/* sigqueue to itself: the caller's siginfo, whose code must say it came
+ * from a process (negative), as Linux insists. */
+long sys_rt_sigqueueinfo(struct proc *p, const uint64_t *a)
+{
+	int pid = argint(a[0]), sig = argint(a[1]);
+	struct { int32_t signo, errno_, code, pad; uint32_t pid, uid; uint64_t value; } si;
+	struct sig_info info;
+
+	if (sig < 0 || sig > NSIG_KERNEL)
+		return -EINVAL;
+	if (mm_copy_in(p->mm, &si, a[2], sizeof si) < 0)
+		return -EFAULT;
+	if (si.code >= 0 || si.code == SI_TKILL)
+		return -EPERM;
+	if (pid != p->pid)
+		return -ESRCH;
+	info = (struct sig_info){ .code = si.code, .pid = si.pid, .uid = si.uid, .value = si.value };
+	if (sig)
+		send_info(p, sig, &info);
+	return 0;
 }

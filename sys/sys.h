@@ -24,6 +24,14 @@ struct proc_fd {
 	int output;             /* a copy of stdout or stderr: counts as output */
 };
 
+/* What a signal's handler is told (the fields of siginfo it fills). */
+struct sig_info {
+	int code;               /* si_code: SI_USER, SI_TKILL, SEGV_MAPERR... */
+	int pid, uid;           /* the sender, for signals a process sent */
+	uint64_t value;         /* sigqueue's value */
+	uint64_t addr;          /* the faulting address, for faults */
+};
+
 struct proc {
 	struct mm *mm;
 	struct proc_fd fd[PROC_MAX_FDS];
@@ -68,8 +76,11 @@ struct proc {
 	uint64_t rlim[16][2];   /* setrlimit/prlimit64: soft, hard per resource */
 	struct { uint64_t sp, size; int flags; } altstack; /* sigaltstack */
 	/* Signals sent to the program (kill, tgkill, SIGPIPE from a write)
-	 * that are blocked, or that have a handler for the caller to run. */
+	 * that are blocked, or that have a handler for the caller to run,
+	 * with what each handler is told; real-time signals count. */
 	uint64_t sigpending;
+	struct sig_info siginfo[64];
+	uint8_t sigqueued[64];
 	char comm[16];          /* prctl(PR_SET_NAME) */
 	int pdeathsig, undumpable, no_new_privs; /* prctl's other per-process state */
 	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
@@ -94,6 +105,24 @@ void proc_release(struct proc *p);
  * With p->trace set, prints the call strace-style: name, decoded
  * arguments, result, and where it was handled. */
 long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6]);
+
+/* Signals for the monitor, which runs the handlers. */
+/* Takes the lowest pending signal the program does not block (all such
+ * have handlers: others took their default action when sent).  Returns
+ * it with its info, or 0. */
+int sig_dequeue(struct proc *p, struct sig_info *info);
+/* A fault (SIGSEGV, SIGFPE...) in the program: 1 if a handler is to run
+ * (the signal is pending), 0 if the program is dead of it. */
+int sig_fault(struct proc *p, int sig, const struct sig_info *info);
+/* Sets the blocked mask (rt_sigreturn), acting on what it unblocks. */
+void sig_setmask(struct proc *p, uint64_t mask);
+/* Whether a handler is waiting to run. */
+static inline int sig_ready(const struct proc *p)
+{
+	return (p->sigpending & ~p->sigmask) != 0;
+}
+/* The program dies of sig now, whatever its handlers and mask say. */
+void sig_kill(struct proc *p, int sig);
 
 /* The name of syscall nr, or NULL. */
 const char *sys_name(uint64_t nr);

@@ -158,7 +158,7 @@ static const struct syscall table[NSYS] = {
 	[126] = { "capset" },
 	[127] = { "rt_sigpending", { sys_rt_sigpending, { K_PTR, K_ULONG }, K_LONG } },
 	[128] = { "rt_sigtimedwait" },
-	[129] = { "rt_sigqueueinfo" },
+	[129] = { "rt_sigqueueinfo", { sys_rt_sigqueueinfo, { K_INT, K_INT, K_PTR }, K_LONG } },
 	[130] = { "rt_sigsuspend" },
 	[131] = { "sigaltstack", { sys_sigaltstack, { K_PTR, K_PTR }, K_LONG } },
 	[132] = { "utime" },
@@ -657,12 +657,12 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	/* Linux sends SIGPIPE with every EPIPE from a broken pipe; the host
 	 * sent it to the launcher, which ignores it. */
 	if (r == -EPIPE && !p->exited && !p->no_sigpipe)
-		sig_send(p, SIGPIPE);
+		sig_send(p, SIGPIPE, SI_USER);
 	p->no_sigpipe = 0;
 	/* So does a write past RLIMIT_FSIZE, with SIGXFSZ. */
 	if (r == -EFBIG && !p->exited && writes(nr)) {
 		p->limit_hit = "fsize";
-		sig_send(p, SIGXFSZ);
+		sig_send(p, SIGXFSZ, SI_USER);
 	}
 	if (p->trace)
 		trace_end(p, e, r, line, len, sizeof line);

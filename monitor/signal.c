@@ -1,0 +1,317 @@
+/*
+ * Running the program's signal handlers: the rt_sigframe Linux builds on
+ * the user stack, and rt_sigreturn, which takes it down.
+ *
+ * Both happen on the vCPU thread during an exit, with the vCPU stopped
+ * in a supervisor stub whose iret frame holds the program's rip, rflags
+ * and rsp; every other register is the program's own.  Delivering a
+ * signal saves all of that (and the x87/SSE/AVX state) in the frame,
+ * then points the iret frame at the handler.  rt_sigreturn reads the
+ * frame back, checking what the program may have changed in it, as the
+ * kernel's restore_sigcontext does.  Signals are rare, so this is the
+ * slow, simple path: no work for the supervisor.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "monitor_impl.h"
+
+/* The x86-64 kernel's structures, as the program's libc expects them. */
+struct k_sigcontext {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2, fpstate, reserved[8];
+};
+
+struct k_ucontext {
+	uint64_t flags, link;
+	struct { uint64_t sp; int32_t flags, pad; uint64_t size; } stack;
+	struct k_sigcontext mc;
+	uint64_t sigmask;
+};
+
+struct k_siginfo {
+	int32_t signo, errno_, code, pad;
+	union {
+		struct { uint32_t pid, uid; uint64_t value; } kill;
+		struct { uint64_t addr; } fault;
+		uint8_t bytes[112];
+	};
+};
+
+struct k_rt_sigframe {
+	uint64_t restorer;      /* the handler returns here */
+	struct k_ucontext uc;
+	struct k_siginfo info;
+};
+
+_Static_assert(sizeof(struct k_sigcontext) == 256, "sigcontext");
+_Static_assert(offsetof(struct k_ucontext, sigmask) == 296, "ucontext");
+_Static_assert(sizeof(struct k_siginfo) == 128, "siginfo");
+
+#define UC_FP_XSTATE       0x1
+#define UC_SIGCONTEXT_SS   0x2
+#define UC_STRICT_RESTORE_SS 0x4
+#define FP_XSTATE_MAGIC1   0x46505853U
+#define FP_XSTATE_MAGIC2   0x46505845U
+#define XSTATE_SIZE        832          /* legacy 512, header 64, AVX 256 */
+#define XSTATE_FEATURES    0x7          /* x87, SSE, AVX: the guest's XCR0 */
+#define K_SA_ONSTACK       0x08000000
+#define K_SA_RESETHAND     0x80000000
+#define K_SA_NODEFER       0x40000000
+#define K_SA_RESTORER      0x04000000
+#define K_SS_ONSTACK       1
+#define K_SS_DISABLE       2
+/* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
+#define FIX_EFLAGS         0x40dd5UL
+
+/* The program's registers at an interruption: its own general registers
+ * with rip, rflags and rsp from the supervisor's iret frame. */
+struct uctx {
+	struct kvm_regs regs;
+	struct kvm_regs ring0;  /* the stub's, to resume it */
+	uint64_t *iret;         /* host pointer: rip, cs, rflags, rsp, ss */
+};
+
+static int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
+{
+	uint64_t lo = vc->kh.stack_top - 16384, at;
+
+	if (kvm_vm_get_regs(&vc->vm, &u->ring0) < 0)
+		return -1;
+	at = u->ring0.rsp + (has_error_code ? 8 : 0);
+	if (u->ring0.rsp < lo || at + 40 > vc->kh.stack_top)
+		return -1;
+	u->iret = mm_gpa(vc->mm, at - GVA_KERNEL_BASE, 40);
+	u->regs = u->ring0;
+	u->regs.rip = u->iret[0];
+	u->regs.rflags = u->iret[2];
+	u->regs.rsp = u->iret[3];
+	return 0;
+}
+
+/* Resumes the program with u's registers when the stub irets. */
+static int uctx_put(struct vmctx *vc, struct uctx *u)
+{
+	struct kvm_regs r = u->regs;
+
+	u->iret[0] = u->regs.rip;
+	u->iret[2] = (u->iret[2] & ~FIX_EFLAGS) | (u->regs.rflags & FIX_EFLAGS);
+	u->iret[3] = u->regs.rsp;
+	r.rip = u->ring0.rip;
+	r.rsp = u->ring0.rsp;
+	r.rflags = u->ring0.rflags;
+	return kvm_vm_set_regs(&vc->vm, &r);
+}
+
+static void to_sigcontext(const struct kvm_regs *r, struct k_sigcontext *mc)
+{
+	mc->r8 = r->r8; mc->r9 = r->r9; mc->r10 = r->r10; mc->r11 = r->r11;
+	mc->r12 = r->r12; mc->r13 = r->r13; mc->r14 = r->r14; mc->r15 = r->r15;
+	mc->rdi = r->rdi; mc->rsi = r->rsi; mc->rbp = r->rbp; mc->rbx = r->rbx;
+	mc->rdx = r->rdx; mc->rax = r->rax; mc->rcx = r->rcx; mc->rsp = r->rsp;
+	mc->rip = r->rip; mc->eflags = r->rflags;
+}
+
+static void from_sigcontext(const struct k_sigcontext *mc, struct kvm_regs *r)
+{
+	r->r8 = mc->r8; r->r9 = mc->r9; r->r10 = mc->r10; r->r11 = mc->r11;
+	r->r12 = mc->r12; r->r13 = mc->r13; r->r14 = mc->r14; r->r15 = mc->r15;
+	r->rdi = mc->rdi; r->rsi = mc->rsi; r->rbp = mc->rbp; r->rbx = mc->rbx;
+	r->rdx = mc->rdx; r->rax = mc->rax; r->rcx = mc->rcx; r->rsp = mc->rsp;
+	r->rip = mc->rip; r->rflags = mc->eflags;
+}
+
+/* Where the frame goes: the alternate stack if the action asks for it,
+ * one is set and we are not on it already; else below the red zone. */
+static uint64_t frame_top(const struct proc *p, uint64_t flags, uint64_t rsp)
+{
+	uint64_t sp = p->altstack.sp, size = p->altstack.size;
+	int on_alt = rsp > sp && rsp <= sp + size;
+
+	if ((flags & K_SA_ONSTACK) && p->altstack.flags != K_SS_DISABLE && !on_alt)
+		return sp + size;
+	return rsp - 128;
+}
+
+/* Builds the frame for sig and points u at the handler.  0, or -1 if the
+ * frame cannot be written (the kernel then kills with SIGSEGV). */
+static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct sig_info *si)
+{
+	struct proc *p = &vc->proc;
+	const typeof(p->sigact[0]) *act = &p->sigact[sig - 1];
+	struct kvm_xsave xs;
+	struct k_rt_sigframe f;
+	uint64_t top = frame_top(p, act->flags, u->regs.rsp), fp, frame;
+	uint32_t magic2 = FP_XSTATE_MAGIC2;
+
+	if (!(act->flags & K_SA_RESTORER) || kvm_vm_get_xsave(&vc->vm, &xs) < 0)
+		return -1;
+	fp = (top - XSTATE_SIZE - 4) & ~63ULL;
+	frame = ((fp - sizeof f) & ~15ULL) - 8;   /* as after a call */
+
+	/* The fxsave area's software bytes say an XSAVE image follows. */
+	uint32_t *sw = (uint32_t *)((uint8_t *)xs.region + 464);
+	sw[0] = FP_XSTATE_MAGIC1;
+	sw[1] = XSTATE_SIZE + 4;                   /* extended size */
+	memcpy(&sw[2], &(uint64_t){ XSTATE_FEATURES }, 8);
+	sw[4] = XSTATE_SIZE;
+
+	memset(&f, 0, sizeof f);
+	f.restorer = act->restorer;
+	f.uc.flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f.uc.stack.sp = p->altstack.sp;
+	f.uc.stack.size = p->altstack.size;
+	f.uc.stack.flags = p->altstack.flags;
+	to_sigcontext(&u->regs, &f.uc.mc);
+	f.uc.mc.cs = 0x33;
+	f.uc.mc.ss = 0x2b;
+	f.uc.mc.fpstate = fp;
+	f.uc.mc.oldmask = p->sigmask;
+	f.uc.mc.cr2 = si->addr;
+	f.uc.sigmask = p->sigmask;
+	f.info.signo = sig;
+	f.info.code = si->code;
+	if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP) {
+		f.info.fault.addr = si->addr;
+	} else {
+		f.info.kill.pid = si->pid;
+		f.info.kill.uid = si->uid;
+		f.info.kill.value = si->value;
+	}
+	pthread_mutex_lock(&vc->lock);
+	mm_lock(vc->mm);
+	int bad = mm_copy_out(vc->mm, fp, xs.region, XSTATE_SIZE) < 0 ||
+		  mm_copy_out(vc->mm, fp + XSTATE_SIZE, &magic2, 4) < 0 ||
+		  mm_copy_out(vc->mm, frame, &f, sizeof f) < 0;
+	mm_unlock(vc->mm);
+	pthread_mutex_unlock(&vc->lock);
+	if (bad)
+		return -1;
+
+	u->regs.rip = act->handler;
+	u->regs.rsp = frame;
+	u->regs.rdi = (uint64_t)sig;
+	u->regs.rsi = frame + offsetof(struct k_rt_sigframe, info);
+	u->regs.rdx = frame + offsetof(struct k_rt_sigframe, uc);
+	u->regs.rax = 0;
+	u->regs.rflags &= ~(0x100UL | 0x400UL);    /* TF, DF: as the ABI wants */
+
+	/* The handler runs with its mask; SA_RESETHAND is one-shot. */
+	uint64_t mask = p->sigmask | act->mask;
+	if (!(act->flags & K_SA_NODEFER))
+		mask |= 1ULL << (sig - 1);
+	if (act->flags & K_SA_RESETHAND)
+		p->sigact[sig - 1].handler = 0;
+	sig_setmask(p, mask);
+	return 0;
+}
+
+/* Runs the next pending handler, if any.  A frame that cannot be built
+ * kills the program with SIGSEGV, as Linux does. */
+static int deliver_one(struct vmctx *vc, struct uctx *u)
+{
+	struct sig_info si;
+	int sig = sig_dequeue(&vc->proc, &si);
+
+	if (!sig)
+		return 0;
+	if (push_frame(vc, u, sig, &si) < 0) {
+		fprintf(stderr, "dunerun: %s: cannot build the frame for signal %d at sp 0x%llx\n",
+			vc->path, sig, (unsigned long long)u->regs.rsp);
+		sig_kill(&vc->proc, SIGSEGV);
+		return -1;
+	}
+	return 1;
+}
+
+int signal_after_syscall(struct vmctx *vc)
+{
+	struct mailbox *mb = vc->mbox;
+	struct uctx u;
+
+	if (!sig_ready(&vc->proc))
+		return 0;
+	if (uctx_get(vc, &u, 0) < 0)
+		return -1;
+	/* The program's view of the finished syscall: rax holds the result,
+	 * rcx and r11 what `syscall` left in them. */
+	u.regs.rip = u.regs.rcx = mb->rip;
+	u.regs.rflags = u.regs.r11 = mb->rflags;
+	u.regs.rax = mb->ret;
+	u.regs.rdi = mb->arg[0];
+	u.regs.rsi = mb->arg[1];
+	u.regs.rdx = mb->arg[2];
+	if (deliver_one(vc, &u) <= 0)
+		return vc->proc.exited ? 0 : -1;
+	/* The iret goes straight to the handler, past the entry page. */
+	__atomic_store_n(&mb->state, MB_IDLE, __ATOMIC_RELEASE);
+	return uctx_put(vc, &u);
+}
+
+int signal_after_fault(struct vmctx *vc)
+{
+	struct uctx u;
+
+	if (uctx_get(vc, &u, 1) < 0)
+		return -1;
+	if (deliver_one(vc, &u) <= 0)
+		return vc->proc.exited ? 0 : -1;
+	return uctx_put(vc, &u);
+}
+
+/* Checks what the program may have changed in a frame's x87/SSE/AVX
+ * image before the hypervisor loads it: a reserved MXCSR bit, or an XSAVE
+ * header naming other features or the compacted form, would fault. */
+static int fpstate_ok(const struct kvm_xsave *xs)
+{
+	const uint8_t *b = (const uint8_t *)xs->region;
+	uint32_t mxcsr;
+	uint64_t hdr[8];
+
+	memcpy(&mxcsr, b + 24, 4);
+	memcpy(hdr, b + 512, sizeof hdr);
+	if (mxcsr & 0xffff0000U)
+		return 0;
+	if (hdr[0] & ~(uint64_t)XSTATE_FEATURES || hdr[1])
+		return 0;
+	for (int i = 2; i < 8; i++)
+		if (hdr[i])
+			return 0;
+	return 1;
+}
+
+int signal_return(struct vmctx *vc)
+{
+	struct proc *p = &vc->proc;
+	struct k_ucontext uc;
+	struct kvm_xsave xs;
+	struct uctx u;
+	int bad;
+
+	if (uctx_get(vc, &u, 0) < 0 || kvm_vm_get_xsave(&vc->vm, &xs) < 0)
+		return -1;
+	pthread_mutex_lock(&vc->lock);
+	mm_lock(vc->mm);
+	/* The handler's `ret` popped the restorer: the ucontext is at rsp. */
+	bad = mm_copy_in(vc->mm, &uc, u.regs.rsp, sizeof uc) < 0 ||
+	      (uc.mc.fpstate && mm_copy_in(vc->mm, xs.region, uc.mc.fpstate, XSTATE_SIZE) < 0);
+	mm_unlock(vc->mm);
+	pthread_mutex_unlock(&vc->lock);
+	if (bad || (uc.mc.fpstate && (!fpstate_ok(&xs) || kvm_vm_set_xsave(&vc->vm, &xs) < 0))) {
+		fprintf(stderr, "dunerun: %s: rt_sigreturn with a bad frame at sp 0x%llx\n",
+			vc->path, (unsigned long long)u.regs.rsp);
+		sig_kill(p, SIGSEGV);
+		return 0;
+	}
+	from_sigcontext(&uc.mc, &u.regs);
+	sig_setmask(p, uc.sigmask);
+	/* A pending signal the restored mask lets through runs now. */
+	if (!p->exited && deliver_one(vc, &u) < 0)
+		return p->exited ? 0 : -1;
+	__atomic_store_n(&vc->mbox->state, MB_IDLE, __ATOMIC_RELEASE);
+	return p->exited ? 0 : uctx_put(vc, &u);
+}
