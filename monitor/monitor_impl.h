@@ -49,6 +49,10 @@ struct vmctx {
 	uint64_t gtrace_seen;    /* guest-answered calls already traced */
 	struct timespec started; /* for the wall time in --status-json */
 	int ran;                 /* the program started */
+	/* Signals: the threads a kick must reach, and how a run ends. */
+	pid_t vcpu_tid, service_tid;
+	int timed_out;           /* the time limit sent SIGTERM */
+	int finished;            /* atomic: the run's end is being reported */
 };
 
 int boot_supervisor(struct vmctx *vc);
@@ -60,9 +64,14 @@ int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 void program_ended(const struct proc *p, struct run_result *res);
 /* --status-json: writes res and the run's figures, if asked for. */
 void status_write(struct vmctx *vc, const struct run_result *res);
-/* Starts the thread that ends the run at its time or cpu limit, if the
- * policy sets one.  Call before other threads start. */
+/* Starts the signal thread: it receives the signals sent to the
+ * launcher for the program (Ctrl-C, kill, its interval timers) and
+ * hands them over, and it keeps the time and cpu limits.  Call before
+ * other threads start: it sets the signal mask they inherit. */
 int watchdog_start(struct vmctx *vc);
+/* Interrupts whatever the vCPU and service threads are doing (KVM_RUN,
+ * a blocking host call) so a signal for the program is looked at. */
+void kick(struct vmctx *vc);
 /* harden_launcher() for this run, reporting its error.  0 or -1. */
 int harden(struct vmctx *vc);
 
@@ -74,6 +83,10 @@ int harden(struct vmctx *vc);
 int signal_after_syscall(struct vmctx *vc);
 /* After a fault sig_fault() left pending: its handler. */
 int signal_after_fault(struct vmctx *vc);
+/* After an interruption of the guest (KVM_EXIT_INTR): if it was running
+ * the program's own code, the pending handler now; else at the next
+ * syscall or exit. */
+int signal_interrupt(struct vmctx *vc);
 /* rt_sigreturn: the interrupted context back from the handler's frame. */
 int signal_return(struct vmctx *vc);
 

@@ -178,6 +178,13 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 	pthread_mutex_unlock(&vc->lock);
 	switch (fault) {
 	case MM_FAULT_FIXED:
+		/* A handler that became due meanwhile runs before the retry. */
+		if (sig_ready(&vc->proc) && signal_after_fault(vc) < 0)
+			return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
+		if (vc->proc.exited) {
+			program_ended(&vc->proc, res);
+			return RUN_DONE;
+		}
 		return RUN_CONTINUE;
 	case MM_FAULT_OOM:
 		fprintf(stderr, "dunerun: %s: memory limit of %llu MiB reached: "
@@ -293,6 +300,21 @@ static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)
 	}
 }
 
+/* Signals the launcher received for the program: their default action,
+ * or a handler now if the program was running its own code. */
+static int on_host_signal(struct vmctx *vc, struct run_result *res)
+{
+	pthread_mutex_lock(&vc->lock);
+	sig_take_host(&vc->proc);
+	pthread_mutex_unlock(&vc->lock);
+	if (!vc->proc.exited && signal_interrupt(vc) < 0)
+		return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
+	if (!vc->proc.exited)
+		return RUN_CONTINUE;
+	program_ended(&vc->proc, res);
+	return RUN_DONE;
+}
+
 static void run_loop(struct vmctx *vc, struct run_result *res)
 {
 	for (;;) {
@@ -305,6 +327,9 @@ static void run_loop(struct vmctx *vc, struct run_result *res)
 			return;
 		}
 		if (handle_exit(vc, res, reason) == RUN_DONE)
+			return;
+		if (__atomic_load_n(&vc->proc.host_pending, __ATOMIC_ACQUIRE) &&
+		    on_host_signal(vc, res) == RUN_DONE)
 			return;
 		if (mm_needs_full_resync(vc->mm) && full_resync(vc) < 0) {
 			fprintf(stderr, "dunerun: %s\n", vc->vm.err);
@@ -427,6 +452,7 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 			goto out_proc;
 		vc->proc.no_new_privs = 1;
 	}
+	vc->vcpu_tid = (pid_t)syscall(SYS_gettid);
 	if (watchdog_start(vc) < 0 || (!opt->no_poll && service_start(vc) < 0)) {
 		fprintf(stderr, "dunerun: cannot start the launcher's threads\n");
 		goto out_proc;
@@ -434,6 +460,10 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 	vc->ran = 1;
 	run_loop(vc, &res);
 	service_stop(vc);
+	if (__atomic_exchange_n(&vc->finished, 1, __ATOMIC_ACQ_REL))
+		pause();        /* the signal thread is ending the run */
+	if (vc->timed_out)
+		res = (struct run_result){ 124, 0, "timeout", "time" };
 	status_write(vc, &res);
 	if (opt->trace)
 		trace_guest_calls(vc);

@@ -151,6 +151,7 @@ static void *service_main(void *arg)
 	struct vmctx *vc = arg;
 	struct mailbox *mb = vc->mbox;
 
+	__atomic_store_n(&vc->service_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&vc->stop, __ATOMIC_ACQUIRE)) {
 		int seen = __atomic_load_n(&vc->wake, __ATOMIC_ACQUIRE);
 		uint64_t last = now_ns();

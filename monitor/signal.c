@@ -11,8 +11,10 @@
  * kernel's restore_sigcontext does.  Signals are rare, so this is the
  * slow, simple path: no work for the supervisor.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -170,9 +172,13 @@ static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct si
 	f.uc.mc.cs = 0x33;
 	f.uc.mc.ss = 0x2b;
 	f.uc.mc.fpstate = fp;
-	f.uc.mc.oldmask = p->sigmask;
+	/* After sigsuspend, the handler's return restores the mask the
+	 * program had before it, not the one it waited with. */
+	uint64_t old = p->saved_mask_valid ? p->saved_mask : p->sigmask;
+	p->saved_mask_valid = 0;
+	f.uc.mc.oldmask = old;
 	f.uc.mc.cr2 = si->addr;
-	f.uc.sigmask = p->sigmask;
+	f.uc.sigmask = old;
 	f.info.signo = sig;
 	f.info.code = si->code;
 	if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP) {
@@ -210,8 +216,18 @@ static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct si
 	return 0;
 }
 
-/* Runs the next pending handler, if any.  A frame that cannot be built
- * kills the program with SIGSEGV, as Linux does. */
+/* A frame that cannot be built kills the program with SIGSEGV, as Linux
+ * does.  Returns 0: the program has ended. */
+static int frame_failed(struct vmctx *vc, const struct uctx *u, int sig)
+{
+	fprintf(stderr, "dunerun: %s: cannot build the frame for signal %d at sp 0x%llx\n",
+		vc->path, sig, (unsigned long long)u->regs.rsp);
+	sig_kill(&vc->proc, SIGSEGV);
+	return 0;
+}
+
+/* Runs the next pending handler, if any: 1 if it will run, 0 if there
+ * was none or the program died. */
 static int deliver_one(struct vmctx *vc, struct uctx *u)
 {
 	struct sig_info si;
@@ -219,21 +235,33 @@ static int deliver_one(struct vmctx *vc, struct uctx *u)
 
 	if (!sig)
 		return 0;
-	if (push_frame(vc, u, sig, &si) < 0) {
-		fprintf(stderr, "dunerun: %s: cannot build the frame for signal %d at sp 0x%llx\n",
-			vc->path, sig, (unsigned long long)u->regs.rsp);
-		sig_kill(&vc->proc, SIGSEGV);
-		return -1;
+	return push_frame(vc, u, sig, &si) < 0 ? frame_failed(vc, u, sig) : 1;
+}
+
+/* Calls that SA_RESTART makes again after the handler (the kernel's
+ * -ERESTARTSYS ones); sleeps and waits for signals always end in EINTR. */
+static int restartable(uint64_t nr)
+{
+	switch (nr) {
+	case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+	case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
+	case SYS_open: case SYS_openat: case SYS_ioctl: case SYS_fcntl: case SYS_flock:
+	case SYS_accept: case SYS_accept4: case SYS_connect: case SYS_recvfrom:
+	case SYS_sendto: case SYS_recvmsg: case SYS_sendmsg: case SYS_wait4:
+		return 1;
 	}
-	return 1;
+	return 0;
 }
 
 int signal_after_syscall(struct vmctx *vc)
 {
 	struct mailbox *mb = vc->mbox;
+	struct proc *p = &vc->proc;
 	struct uctx u;
+	struct sig_info si;
+	int sig;
 
-	if (!sig_ready(&vc->proc))
+	if (!sig_ready(p))
 		return 0;
 	if (uctx_get(vc, &u, 0) < 0)
 		return -1;
@@ -245,8 +273,18 @@ int signal_after_syscall(struct vmctx *vc)
 	u.regs.rdi = mb->arg[0];
 	u.regs.rsi = mb->arg[1];
 	u.regs.rdx = mb->arg[2];
-	if (deliver_one(vc, &u) <= 0)
-		return vc->proc.exited ? 0 : -1;
+	sig = sig_dequeue(p, &si);
+	if (!sig)
+		return 0;
+	/* SA_RESTART: the handler returns to the syscall instruction, to
+	 * make the interrupted call again. */
+	if ((int64_t)mb->ret == -EINTR && (p->sigact[sig - 1].flags & SA_RESTART) &&
+	    restartable(mb->nr)) {
+		u.regs.rip -= 2;
+		u.regs.rax = mb->nr;
+	}
+	if (push_frame(vc, &u, sig, &si) < 0)
+		return frame_failed(vc, &u, sig);
 	/* The iret goes straight to the handler, past the entry page. */
 	__atomic_store_n(&mb->state, MB_IDLE, __ATOMIC_RELEASE);
 	return uctx_put(vc, &u);
@@ -258,9 +296,23 @@ int signal_after_fault(struct vmctx *vc)
 
 	if (uctx_get(vc, &u, 1) < 0)
 		return -1;
-	if (deliver_one(vc, &u) <= 0)
-		return vc->proc.exited ? 0 : -1;
-	return uctx_put(vc, &u);
+	return deliver_one(vc, &u) ? uctx_put(vc, &u) : 0;
+}
+
+int signal_interrupt(struct vmctx *vc)
+{
+	struct kvm_sregs s;
+	struct uctx u;
+
+	if (!sig_ready(&vc->proc))
+		return 0;
+	if (kvm_vm_get_sregs(&vc->vm, &s) < 0 || kvm_vm_get_regs(&vc->vm, &u.regs) < 0)
+		return -1;
+	/* Only the program's own code can take a frame here.  In the entry
+	 * page or the supervisor, the syscall or exit under way delivers. */
+	if ((s.cs.selector & 3) != 3 || (u.regs.rip >= GVA_ENTRY && u.regs.rip < GVA_ENTRY + 4096))
+		return 0;
+	return deliver_one(vc, &u) ? kvm_vm_set_regs(&vc->vm, &u.regs) : 0;
 }
 
 /* Checks what the program may have changed in a frame's x87/SSE/AVX
@@ -310,8 +362,8 @@ int signal_return(struct vmctx *vc)
 	from_sigcontext(&uc.mc, &u.regs);
 	sig_setmask(p, uc.sigmask);
 	/* A pending signal the restored mask lets through runs now. */
-	if (!p->exited && deliver_one(vc, &u) < 0)
-		return p->exited ? 0 : -1;
+	if (!p->exited)
+		deliver_one(vc, &u);
 	__atomic_store_n(&vc->mbox->state, MB_IDLE, __ATOMIC_RELEASE);
 	return p->exited ? 0 : uctx_put(vc, &u);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "monitor_impl.h"
@@ -92,61 +93,125 @@ void status_write(struct vmctx *vc, const struct run_result *res)
 		fprintf(stderr, "dunerun: cannot write the status file: %s\n", strerror(errno));
 }
 
-/* Ends the whole run from the watchdog thread: the program cannot
- * handle SIGTERM yet, so its default action, the end, is taken at once. */
-static void stop_run(struct vmctx *vc, int status, int sig, const char *limit, uint64_t ms)
-{
-	struct run_result res = { status, sig, "timeout", limit };
+/* How long a program may take to end after the time limit's SIGTERM. */
+#define GRACE_MS 2000
 
-	fprintf(stderr, "dunerun: %s limit of %llu ms reached: program stopped\n",
-		limit, (unsigned long long)ms);
+/* The signals the launcher takes for the program.  Not SIGTSTP: Ctrl-Z
+ * stops dunerun as a whole, as a shell expects. */
+static void forwarded(sigset_t *set)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+				    SIGALRM, SIGVTALRM, SIGPROF, SIGWINCH };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(set, sigs[i]);
+}
+
+/* Ends the whole run from the signal thread, unless the vCPU thread is
+ * already reporting its end. */
+static void stop_run(struct vmctx *vc, int status, int sig, const char *limit)
+{
+	struct run_result res = { status, sig, limit ? "timeout" : "signal", limit };
+
+	if (__atomic_exchange_n(&vc->finished, 1, __ATOMIC_ACQ_REL))
+		return;
 	status_write(vc, &res);
 	fflush(NULL);
 	_exit(status);
+}
+
+void kick(struct vmctx *vc)
+{
+	pid_t pid = getpid(), service = __atomic_load_n(&vc->service_tid, __ATOMIC_ACQUIRE);
+
+	syscall(SYS_tgkill, pid, vc->vcpu_tid, SIG_KICK);
+	if (service)
+		syscall(SYS_tgkill, pid, service, SIG_KICK);
+}
+
+static void post(struct vmctx *vc, int sig)
+{
+	__atomic_or_fetch(&vc->proc.host_pending, 1ULL << (sig - 1), __ATOMIC_ACQ_REL);
+	kick(vc);
+}
+
+/* The time limit: SIGTERM first, as timeout(1) sends, and the end of
+ * the run GRACE_MS later if the program is still there. */
+static uint64_t time_up(struct vmctx *vc, uint64_t limit_ms)
+{
+	if (vc->timed_out) {
+		fprintf(stderr, "dunerun: the program outlived SIGTERM by %d ms: killed\n", GRACE_MS);
+		stop_run(vc, 124, 0, "time");
+		return 0;
+	}
+	fprintf(stderr, "dunerun: time limit of %llu ms reached: SIGTERM sent\n",
+		(unsigned long long)limit_ms);
+	vc->timed_out = 1;
+	post(vc, SIGTERM);
+	return limit_ms + GRACE_MS;
 }
 
 static void *watchdog(void *arg)
 {
 	struct vmctx *vc = arg;
 	const struct policy *pol = vc->opt->policy;
-	uint64_t time_ms = pol->limit[LIMIT_TIME], left;
+	uint64_t limit = pol ? pol->limit[LIMIT_TIME] : 0, deadline = limit, left;
 	struct timespec ts;
 	sigset_t set;
+	int interrupts = 0;
 
-	sigemptyset(&set);
+	forwarded(&set);
 	sigaddset(&set, SIGXCPU);
 	for (;;) {
 		uint64_t spent = ms_since(&vc->started);
-		left = time_ms > spent ? time_ms - spent : 0;
+		left = deadline > spent ? deadline - spent : 0;
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = (left % 1000) * 1000000;
-		int sig = sigtimedwait(&set, NULL, time_ms ? &ts : NULL);
-		if (sig == SIGXCPU)
-			stop_run(vc, 128 + SIGXCPU, SIGXCPU, "cpu", pol->limit[LIMIT_CPU]);
-		if (sig < 0 && errno == EAGAIN && time_ms)
-			stop_run(vc, 124, 0, "time", time_ms);
+		int sig = sigtimedwait(&set, NULL, deadline ? &ts : NULL);
+		if (sig < 0) {
+			if (errno == EAGAIN && deadline)
+				deadline = time_up(vc, limit);
+		} else if (sig == SIGXCPU) {
+			fprintf(stderr, "dunerun: cpu limit of %llu ms reached: program stopped\n",
+				(unsigned long long)pol->limit[LIMIT_CPU]);
+			stop_run(vc, 128 + SIGXCPU, SIGXCPU, "cpu");
+		} else if (sig == SIGINT && ++interrupts == 2) {
+			/* A program that ignores Ctrl-C still stops at the second. */
+			fprintf(stderr, "dunerun: second interrupt: stopping the run\n");
+			stop_run(vc, 128 + SIGINT, SIGINT, NULL);
+		} else {
+			post(vc, sig);
+		}
 	}
 	return NULL;
+}
+
+static void ignore_kick(int sig)
+{
+	(void)sig;
 }
 
 int watchdog_start(struct vmctx *vc)
 {
 	const struct policy *pol = vc->opt->policy;
+	struct sigaction sa = { .sa_handler = ignore_kick };   /* no SA_RESTART */
 	pthread_t t;
 	sigset_t set;
 
-	if (!pol || (!pol->limit[LIMIT_TIME] && !pol->limit[LIMIT_CPU]))
-		return 0;
-	if (pol->limit[LIMIT_CPU]) {
+	/* Every thread blocks the forwarded signals: they wait for the
+	 * signal thread.  The kick interrupts, and does nothing else. */
+	forwarded(&set);
+	sigaddset(&set, SIGXCPU);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigaction(SIG_KICK, &sa, NULL);
+	if (pol && pol->limit[LIMIT_CPU]) {
 		/* The kernel counts the launcher's cpu time, the vCPU's
 		 * included, in seconds; SIGXCPU at the soft limit goes to
-		 * the watchdog, the only thread that waits for it. */
+		 * the signal thread. */
 		struct rlimit rl;
 		rl.rlim_cur = (pol->limit[LIMIT_CPU] + 999) / 1000;
 		rl.rlim_max = rl.rlim_cur + 2;
-		sigemptyset(&set);
-		sigaddset(&set, SIGXCPU);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
 		if (setrlimit(RLIMIT_CPU, &rl) < 0)
 			return -1;
 	}

@@ -85,8 +85,10 @@ static const int allowed[] = {
 	SYS_munmap, SYS_brk, SYS_mremap, SYS_msync, SYS_madvise,
 
 	/* Time, identity, limits and scheduling: sys/ answers the program
-	 * from the launcher's own, and sleeps for it. */
-	SYS_sched_yield, SYS_pause, SYS_nanosleep, SYS_getpid, SYS_uname,
+	 * from the launcher's own, and sleeps for it; the program's
+	 * interval timers are the launcher's (their signals are forwarded). */
+	SYS_sched_yield, SYS_pause, SYS_nanosleep, SYS_getitimer, SYS_alarm,
+	SYS_setitimer, SYS_getpid, SYS_uname,
 	SYS_umask, SYS_gettimeofday, SYS_getrlimit, SYS_getrusage,
 	SYS_sysinfo, SYS_times, SYS_getgroups, SYS_sched_getparam,
 	SYS_sched_getscheduler, SYS_setrlimit, SYS_gettid,
@@ -97,7 +99,7 @@ static const int allowed[] = {
 	 * the launcher's own death by the program's signal (die_of in
 	 * cmd/); set_robust_list and rseq are what glibc makes at
 	 * thread start, sigaltstack what a crash handler would. */
-	SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_exit, SYS_rt_sigtimedwait,
+	SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_exit, SYS_rt_sigtimedwait,
 	SYS_sigaltstack, SYS_futex, SYS_exit_group, SYS_set_robust_list,
 	SYS_rseq,
 

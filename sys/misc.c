@@ -420,6 +420,54 @@ long sys_time(struct proc *p, const uint64_t *a)
 
 /* A sleep interrupted by a signal the launcher caught is resumed for the
  * time left: the program has no handler that could have run. */
+/* A kick ended a host sleep: whether the program's sleep ends too (a
+ * handler is to run, or it died), or it sleeps on. */
+static int interrupted(struct proc *p)
+{
+	sig_take_host(p);
+	return p->exited || sig_ready(p);
+}
+
+/* A sleep a signal cut short: the time left, as Linux reports it. */
+static long slept_short(struct proc *p, uint64_t rem, const struct timespec *left)
+{
+	if (errno != EINTR)
+		return -errno;
+	if (rem && mm_copy_out(p->mm, rem, left, sizeof *left) < 0)
+		return -EFAULT;
+	return -EINTR;
+}
+
+/* Interval timers are the launcher's own, which nothing else uses: their
+ * signals reach the program through the monitor's signal thread. */
+long sys_getitimer(struct proc *p, const uint64_t *a)
+{
+	struct itimerval v;
+
+	if (syscall(SYS_getitimer, argint(a[0]), &v) < 0)
+		return -errno;
+	return mm_copy_out(p->mm, a[1], &v, sizeof v) < 0 ? -EFAULT : 0;
+}
+
+long sys_setitimer(struct proc *p, const uint64_t *a)
+{
+	struct itimerval v, old;
+
+	if (a[1] && mm_copy_in(p->mm, &v, a[1], sizeof v) < 0)
+		return -EFAULT;
+	if (!a[1])
+		memset(&v, 0, sizeof v);
+	if (syscall(SYS_setitimer, argint(a[0]), &v, &old) < 0)
+		return -errno;
+	return a[2] && mm_copy_out(p->mm, a[2], &old, sizeof old) < 0 ? -EFAULT : 0;
+}
+
+long sys_alarm(struct proc *p, const uint64_t *a)
+{
+	(void)p;
+	return syscall(SYS_alarm, (unsigned)a[0]);
+}
+
 long sys_nanosleep(struct proc *p, const uint64_t *a)
 {
 	struct timespec t;
@@ -427,8 +475,8 @@ long sys_nanosleep(struct proc *p, const uint64_t *a)
 	if (mm_copy_in(p->mm, &t, a[0], sizeof t) < 0)
 		return -EFAULT;
 	while (syscall(SYS_nanosleep, &t, &t) < 0)
-		if (errno != EINTR)
-			return -errno;
+		if (errno != EINTR || interrupted(p))
+			return slept_short(p, a[1], &t);
 	return 0;
 }
 
@@ -445,7 +493,9 @@ long sys_clock_nanosleep(struct proc *p, const uint64_t *a)
 	/* Relative sleeps get the time left in t; absolute ones keep it. */
 	while (syscall(SYS_clock_nanosleep, c, flags, &t,
 		       flags & TIMER_ABSTIME ? NULL : &t) < 0)
-		if (errno != EINTR)
+		if (errno == EINTR && interrupted(p))
+			return flags & TIMER_ABSTIME ? -EINTR : slept_short(p, a[3], &t);
+		else if (errno != EINTR)
 			return -errno;
 	return 0;
 }

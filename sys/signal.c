@@ -12,8 +12,11 @@
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include "internal.h"
 
 #define NSIG_KERNEL 64
@@ -94,11 +97,11 @@ void sig_send(struct proc *p, int sig, int code)
 	send_info(p, sig, &info);
 }
 
-int sig_dequeue(struct proc *p, struct sig_info *info)
+int sig_take(struct proc *p, uint64_t set, struct sig_info *info)
 {
 	for (int sig = 1; sig <= NSIG_KERNEL; sig++) {
 		uint64_t bit = SIGBIT(sig);
-		if (!(p->sigpending & bit) || (p->sigmask & bit))
+		if (!(p->sigpending & bit & set))
 			continue;
 		*info = p->siginfo[sig - 1];
 		if (sig < 32 || --p->sigqueued[sig - 1] == 0)
@@ -106,6 +109,117 @@ int sig_dequeue(struct proc *p, struct sig_info *info)
 		return sig;
 	}
 	return 0;
+}
+
+int sig_dequeue(struct proc *p, struct sig_info *info)
+{
+	return sig_take(p, ~p->sigmask, info);
+}
+
+void sig_take_host(struct proc *p)
+{
+	uint64_t bits = __atomic_exchange_n(&p->host_pending, 0, __ATOMIC_ACQ_REL);
+
+	for (int sig = 1; bits && sig <= NSIG_KERNEL && !p->exited; sig++) {
+		if (!(bits & SIGBIT(sig)))
+			continue;
+		/* Timers are the kernel's; the rest came from another process. */
+		int timer = sig == SIGALRM || sig == SIGVTALRM || sig == SIGPROF;
+		struct sig_info info = { .code = timer ? SI_KERNEL : SI_USER };
+		send_info(p, sig, &info);
+	}
+}
+
+/*
+ * Blocks until a handler is to run, the program has ended, or timeout
+ * (NULL: none) passes: -EINTR, or -EAGAIN at the timeout.  SIG_KICK is
+ * held blocked while we look, and let through only inside ppoll, so a
+ * kick between the look and the sleep ends the sleep instead of being
+ * lost.  want: the signals that end the wait besides handlers.
+ */
+static long wait_signal(struct proc *p, uint64_t want, const struct timespec *timeout)
+{
+	sigset_t kick, old, during;
+	long r = -EINTR;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, SIG_KICK);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+	during = old;
+	sigdelset(&during, SIG_KICK);
+	for (;;) {
+		sig_take_host(p);
+		if (p->exited || sig_ready(p) || (p->sigpending & want))
+			break;
+		if (ppoll(NULL, 0, timeout, &during) == 0) {
+			r = -EAGAIN;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+long sys_pause(struct proc *p, const uint64_t *a)
+{
+	(void)a;
+	return wait_signal(p, 0, NULL);
+}
+
+long sys_rt_sigsuspend(struct proc *p, const uint64_t *a)
+{
+	uint64_t mask;
+
+	if (a[1] != 8)
+		return -EINVAL;
+	if (mm_copy_in(p->mm, &mask, a[0], sizeof mask) < 0)
+		return -EFAULT;
+	/* The handler's frame restores the caller's mask, not this one. */
+	p->saved_mask = p->sigmask;
+	p->saved_mask_valid = 1;
+	sig_setmask(p, mask);
+	long r = wait_signal(p, 0, NULL);
+	if (!sig_ready(p)) {
+		sig_setmask(p, p->saved_mask);
+		p->saved_mask_valid = 0;
+	}
+	return r;
+}
+
+long sys_rt_sigtimedwait(struct proc *p, const uint64_t *a)
+{
+	struct { int32_t signo, errno_, code, pad; uint32_t pid, uid; uint64_t value; uint8_t rest[96]; } si;
+	struct sig_info info;
+	struct timespec ts;
+	uint64_t set;
+	int sig;
+
+	if (a[3] != 8)
+		return -EINVAL;
+	if (mm_copy_in(p->mm, &set, a[0], sizeof set) < 0 ||
+	    (a[2] && mm_copy_in(p->mm, &ts, a[2], sizeof ts) < 0))
+		return -EFAULT;
+	if (a[2] && (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000 || ts.tv_sec < 0))
+		return -EINVAL;
+	set &= ~UNBLOCKABLE;
+	sig_take_host(p);
+	if (!(p->sigpending & set)) {
+		long r = wait_signal(p, set, a[2] ? &ts : NULL);
+		if (!(p->sigpending & set))
+			return r;
+	}
+	sig = sig_take(p, set, &info);
+	if (a[1]) {
+		memset(&si, 0, sizeof si);
+		si.signo = sig;
+		si.code = info.code;
+		si.pid = (uint32_t)info.pid;
+		si.uid = (uint32_t)info.uid;
+		si.value = info.value;
+		if (mm_copy_out(p->mm, a[1], &si, sizeof si) < 0)
+			return -EFAULT;
+	}
+	return sig;
 }
 
 int sig_fault(struct proc *p, int sig, const struct sig_info *info)

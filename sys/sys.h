@@ -81,6 +81,13 @@ struct proc {
 	uint64_t sigpending;
 	struct sig_info siginfo[64];
 	uint8_t sigqueued[64];
+	/* Signals the launcher received for the program (Ctrl-C, a timer),
+	 * set by the monitor's signal thread, folded into sigpending by
+	 * sig_take_host.  Atomic. */
+	uint64_t host_pending;
+	/* sigsuspend's caller's mask, for the handler's frame to restore. */
+	uint64_t saved_mask;
+	int saved_mask_valid;
 	char comm[16];          /* prctl(PR_SET_NAME) */
 	int pdeathsig, undumpable, no_new_privs; /* prctl's other per-process state */
 	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
@@ -106,11 +113,21 @@ void proc_release(struct proc *p);
  * arguments, result, and where it was handled. */
 long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6]);
 
+/* The launcher's own signal that only interrupts a blocking host call
+ * (its handler does nothing); the monitor sends it to the thread serving
+ * the program when a signal arrives for the program. */
+#define SIG_KICK 62
+
 /* Signals for the monitor, which runs the handlers. */
+/* Moves host_pending into the program's signals, each acting as its
+ * disposition says (a default action may end the program). */
+void sig_take_host(struct proc *p);
 /* Takes the lowest pending signal the program does not block (all such
  * have handlers: others took their default action when sent).  Returns
  * it with its info, or 0. */
 int sig_dequeue(struct proc *p, struct sig_info *info);
+/* The same for the signals in set, blocked or not (sigtimedwait). */
+int sig_take(struct proc *p, uint64_t set, struct sig_info *info);
 /* A fault (SIGSEGV, SIGFPE...) in the program: 1 if a handler is to run
  * (the signal is pending), 0 if the program is dead of it. */
 int sig_fault(struct proc *p, int sig, const struct sig_info *info);

@@ -63,11 +63,11 @@ static const struct syscall table[NSYS] = {
 	[31] = { "shmctl" },
 	[32] = { "dup", { sys_dup, { K_INT }, K_LONG } },
 	[33] = { "dup2", { sys_dup2, { K_INT, K_INT }, K_LONG } },
-	[34] = { "pause" },
+	[34] = { "pause", { sys_pause, {  }, K_LONG } },
 	[35] = { "nanosleep", { sys_nanosleep, { K_PTR, K_PTR }, K_LONG } },
-	[36] = { "getitimer" },
-	[37] = { "alarm" },
-	[38] = { "setitimer" },
+	[36] = { "getitimer", { sys_getitimer, { K_INT, K_PTR }, K_LONG } },
+	[37] = { "alarm", { sys_alarm, { K_ULONG }, K_LONG } },
+	[38] = { "setitimer", { sys_setitimer, { K_INT, K_PTR, K_PTR }, K_LONG } },
 	[39] = { "getpid", { sys_getpid, {  }, K_LONG } },
 	[40] = { "sendfile", { sys_sendfile, { K_INT, K_INT, K_PTR, K_ULONG }, K_LONG } },
 	[41] = { "socket", { sys_socket, { K_INT, K_INT, K_INT }, K_LONG } },
@@ -157,9 +157,9 @@ static const struct syscall table[NSYS] = {
 	[125] = { "capget" },
 	[126] = { "capset" },
 	[127] = { "rt_sigpending", { sys_rt_sigpending, { K_PTR, K_ULONG }, K_LONG } },
-	[128] = { "rt_sigtimedwait" },
+	[128] = { "rt_sigtimedwait", { sys_rt_sigtimedwait, { K_PTR, K_PTR, K_PTR, K_ULONG }, K_LONG } },
 	[129] = { "rt_sigqueueinfo", { sys_rt_sigqueueinfo, { K_INT, K_INT, K_PTR }, K_LONG } },
-	[130] = { "rt_sigsuspend" },
+	[130] = { "rt_sigsuspend", { sys_rt_sigsuspend, { K_PTR, K_ULONG }, K_LONG } },
 	[131] = { "sigaltstack", { sys_sigaltstack, { K_PTR, K_PTR }, K_LONG } },
 	[132] = { "utime" },
 	[133] = { "mknod", { sys_mknod, { K_STR, K_OCT, K_HEX }, K_LONG } },
@@ -631,6 +631,15 @@ static long deny(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	return -EPERM;
 }
 
+/* A kick (SIG_KICK) for a signal that runs no handler, ignored or still
+ * blocked, interrupted a host call: on Linux the call would have gone
+ * on, so it is made again. */
+static int spurious_eintr(struct proc *p)
+{
+	sig_take_host(p);
+	return !p->exited && !sig_ready(p);
+}
+
 long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 {
 	/* Unknown calls are traced with six raw arguments. */
@@ -646,10 +655,13 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	p->nforwarded++;
 	if (p->trace)
 		len = trace_begin(p, s ? s->name : NULL, nr, e, arg, line, sizeof line);
+	sig_take_host(p);
 	if (p->policy && !allowed(p, nr, arg)) {
 		r = deny(p, nr, arg);
 	} else if (e->fn) {
-		r = e->fn(p, arg);
+		do
+			r = e->fn(p, arg);
+		while (r == -EINTR && spurious_eintr(p));
 	} else {
 		p->nunknown++;
 		r = -ENOSYS;

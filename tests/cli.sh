@@ -117,5 +117,54 @@ if id nobody > /dev/null 2>&1 && command -v setpriv > /dev/null; then
 		setpriv --reuid=nobody --regid=nogroup --clear-groups "$DR" exec "$T/hi"
 fi
 
+# Signals from outside reach the program: a handler for SIGINT, SIGTERM's
+# default action, a program ignoring SIGINT (the second one ends the
+# run), and the time limit's SIGTERM before the kill.
+cat > "$T/sigwait.c" <<'EOF'
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void caught(int sig) { printf("caught %s\n", strsignal(sig)); fflush(stdout); exit(3); }
+int main(int argc, char **argv)
+{
+	if (!strcmp(argv[1], "handle")) { signal(SIGINT, caught); signal(SIGTERM, caught); }
+	if (!strcmp(argv[1], "ignore")) { signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN); }
+	fclose(fopen(argv[2], "w"));
+	for (;;)
+		if (argc > 3) pause(); else for (volatile int i = 0; i < 1000000; i++);
+}
+EOF
+musl-gcc -static -O1 "$T/sigwait.c" -o "$T/sigwait"
+
+# signal_case NAME WANT-STATUS WANT-STDOUT MODE SIGNALS [pause]: starts the
+# program under dunerun, waits until it is ready, sends SIGNALS.
+signal_case() {
+	local name=$1 want=$2 out=$3 mode=$4 sigs=$5 extra=${6:-}
+	rm -f "$T/ready"
+	"$DR" exec "$T/sigwait" "$mode" "$T/ready" $extra > "$T/out" 2> "$T/err" &
+	local pid=$! i
+	for i in $(seq 200); do [ -e "$T/ready" ] && break; sleep 0.05; done
+	for s in $sigs; do kill -s "$s" "$pid"; sleep 0.3; done
+	# At most 20 s more, then it counts as hung.
+	for i in $(seq 200); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+	kill -9 "$pid" 2> /dev/null
+	wait "$pid"
+	local st=$? ok=0
+	[ "$st" = "$want" ] && [ "$(cat "$T/out")" = "$out" ] && ok=1
+	verdict $ok "$name" "status $st (want $want), stdout '$(cat "$T/out")' (want '$out')"
+}
+signal_case sigint-handler 3 "caught Interrupt" handle INT
+signal_case sigint-handler-paused 3 "caught Interrupt" handle INT pause
+signal_case sigterm-default 143 "" default TERM
+signal_case sigint-twice 130 "" ignore "INT INT"
+expect timeout-sigterm-handled 124 'time limit of 1000 ms reached: SIGTERM sent' \
+	"$DR" exec --timeout 1s "$T/sigwait" handle "$T/ready"
+grep -q '^caught Terminated$' "$T/out"
+verdict $(( $? == 0 )) timeout-handler-ran "the SIGTERM handler did not run: $(cat "$T/out")"
+expect timeout-sigterm-ignored 124 'outlived SIGTERM' \
+	"$DR" exec --timeout 1s "$T/sigwait" ignore "$T/ready"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
