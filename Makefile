@@ -105,9 +105,9 @@ $(B)/unit/test_loader: tests/unit/test_loader.c tests/unit/check.h loader/elf.c 
 	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-Iinclude -Iloader loader/elf.c loader/stack.c $< -o $@
 
-$(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c policy/*.c) $(HDRS) $(DEPS_STAMP)
+$(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c policy/*.c) loader/elf.c $(HDRS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -static $(CFLAGS) $(wildcard sys/*.c policy/*.c) tests/unit/fake_mm.c $< -o $@
+	$(CC) -static $(CFLAGS) $(wildcard sys/*.c policy/*.c) loader/elf.c tests/unit/fake_mm.c $< -o $@
 
 $(B)/unit/test_image: tests/unit/test_image.c tests/unit/check.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -190,15 +190,23 @@ int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 {
 	size_t size;
 	uint8_t *data = read_program(path, &size, status);
+
+	if (!data)
+		return -1;
+	int r = boot_image(vc, path, data, size, argv, envp, status);
+	free(data);
+	return r;
+}
+
+int boot_image(struct vmctx *vc, const char *path, const uint8_t *data, size_t size,
+	       char *const argv[], char *const envp[], int *status)
+{
 	struct elf_image img;
 	char err[256];
 	uint64_t bias = 0, rsp;
 
-	if (!data)
-		return -1;
 	if (elf_parse(data, size, &img, err, sizeof err) < 0) {
 		fprintf(stderr, "dunerun: %s: %s\n", path, err);
-		free(data);
 		*status = 126;
 		return -1;
 	}
@@ -210,10 +218,8 @@ int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 	    build_stack(vc, &img, bias, path, argv, envp, &rsp) < 0) {
 		fprintf(stderr, "dunerun: %s: cannot load the program into "
 			"guest memory (try a larger --mem)\n", path);
-		free(data);
 		return -1;
 	}
-	free(data);
 	mm_set_brk_base(vc->mm, img.hi + bias);
 	vc->boot.rip = img.entry + bias;
 	vc->boot.rsp = rsp;

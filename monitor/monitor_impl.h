@@ -58,6 +58,9 @@ struct vmctx {
 int boot_supervisor(struct vmctx *vc);
 int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 		 char *const envp[], int *status);
+/* The same for a program already read into data[0..size). */
+int boot_image(struct vmctx *vc, const char *path, const uint8_t *data, size_t size,
+	       char *const argv[], char *const envp[], int *status);
 
 /* status.c */
 /* Fills res for a program that ended through sys (exit, or a signal). */

@@ -16,6 +16,9 @@
 
 enum { RUN_CONTINUE, RUN_DONE };
 
+static int exec_program(struct vmctx *vc, struct run_result *res);
+static void publish_identity(struct vmctx *vc);
+
 /* What Linux delivers for each exception vector taken in user mode. */
 static int vector_signal(int vec)
 {
@@ -237,6 +240,8 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	}
 	mb->want_exit = 0;
 	service_kick(vc);
+	if (vc->proc.exec && !vc->proc.exited)
+		return exec_program(vc, res);
 	if (served < 0 || (served == 0 && !vc->proc.exited && signal_after_syscall(vc) < 0))
 		return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
 	if (vc->proc.exited) {
@@ -247,6 +252,62 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 		vc->proc.fs_dirty = 0;
 		if (kvm_vm_set_segment_bases(&vc->vm, vc->proc.fs_base, vc->proc.gs_base) < 0)
 			return panic(vc, res, vc->vm.err);
+	}
+	return RUN_CONTINUE;
+}
+
+/* A clean x87/SSE/AVX state for a new program: FCW and MXCSR at their
+ * reset values, every register zero. */
+static int reset_fpu(struct vmctx *vc)
+{
+	struct kvm_xsave xs;
+
+	memset(&xs, 0, sizeof xs);
+	xs.region[0] = 0x037f;          /* FCW, the low half of the first word */
+	xs.region[6] = 0x1f80;          /* MXCSR, at byte 24 */
+	return kvm_vm_set_xsave(&vc->vm, &xs);
+}
+
+/*
+ * execve's second half, past the point of no return: a fresh address
+ * space with the supervisor and the new program, the same VM and vCPU,
+ * the same process (descriptors, pid, mask).  sys_execve checked the
+ * file and copied the arguments; what fails here is the launcher's.
+ */
+static int exec_program(struct vmctx *vc, struct run_result *res)
+{
+	struct exec_request *x = vc->proc.exec;
+	struct mm *old = vc->mm;
+	int status;
+
+	service_stop(vc);
+	if (kvm_vm_set_memory(&vc->vm, mm_host_base(old), 0) < 0)
+		return panic(vc, res, vc->vm.err);
+	vc->mm = mm_create(vc->opt->mem);
+	if (!vc->mm || boot_supervisor(vc) < 0 ||
+	    boot_image(vc, x->path, x->data, x->size, x->argv, x->envp, &status) < 0) {
+		fprintf(stderr, "dunerun: execve %s: cannot start it\n", x->path);
+		res->status = 125;
+		res->reason = "error";
+		if (vc->mm)
+			mm_destroy(vc->mm);
+		vc->mm = old;
+		return RUN_DONE;
+	}
+	proc_exec(&vc->proc, vc->mm);
+	vc->path = vc->proc.exe;
+	mm_destroy(old);
+	exec_request_free(x);
+	vc->proc.exec = NULL;
+	publish_identity(vc);
+	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
+	    reset_fpu(vc) < 0 || kvm_vm_boot(&vc->vm, &vc->boot) < 0)
+		return panic(vc, res, vc->vm.err);
+	if (!vc->opt->no_poll && service_start(vc) < 0) {
+		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
+		res->status = 125;
+		res->reason = "error";
+		return RUN_DONE;
 	}
 	return RUN_CONTINUE;
 }

@@ -90,7 +90,8 @@ static const int allowed[] = {
 	SYS_sched_yield, SYS_pause, SYS_nanosleep, SYS_getitimer, SYS_alarm,
 	SYS_setitimer, SYS_getpid, SYS_uname,
 	SYS_umask, SYS_gettimeofday, SYS_getrlimit, SYS_getrusage,
-	SYS_sysinfo, SYS_times, SYS_getgroups, SYS_sched_getparam,
+	SYS_sysinfo, SYS_times, SYS_getuid, SYS_getgid, SYS_geteuid,
+	SYS_getegid, SYS_getgroups, SYS_sched_getparam,
 	SYS_sched_getscheduler, SYS_setrlimit, SYS_gettid,
 	SYS_sched_getaffinity, SYS_clock_gettime, SYS_clock_getres,
 	SYS_clock_nanosleep, SYS_getcpu, SYS_getrandom,
@@ -113,6 +114,7 @@ static const int allowed[] = {
 static const uint32_t allowed_ioctl[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,
 	KVM_SET_USER_MEMORY_REGION, KVM_GET_XSAVE, KVM_SET_XSAVE,
+	KVM_CHECK_EXTENSION, KVM_SET_MSRS, KVM_SET_XCRS,      /* execve: a new boot */
 	TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO,
 };
 

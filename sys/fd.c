@@ -142,6 +142,8 @@ void proc_release(struct proc *p)
 {
 	int i;
 
+	exec_request_free(p->exec);
+	p->exec = NULL;
 	for (i = 0; i < PROC_MAX_FDS; i++)
 		if (p->fd[i].host >= 0)
 			fd_close(p, i);

@@ -32,6 +32,15 @@ struct sig_info {
 	uint64_t addr;          /* the faulting address, for faults */
 };
 
+/* An execve that passed every check: what the monitor boots instead of
+ * the current program (sys/exec.c). */
+struct exec_request {
+	uint8_t *data;          /* the static ELF file */
+	size_t size;
+	char **argv, **envp;    /* NULL-terminated */
+	char path[4096];        /* the program's path, for AT_EXECFN and /proc/self/exe */
+};
+
 struct proc {
 	struct mm *mm;
 	struct proc_fd fd[PROC_MAX_FDS];
@@ -88,6 +97,7 @@ struct proc {
 	/* sigsuspend's caller's mask, for the handler's frame to restore. */
 	uint64_t saved_mask;
 	int saved_mask_valid;
+	struct exec_request *exec; /* a successful execve for the monitor, or NULL */
 	char comm[16];          /* prctl(PR_SET_NAME) */
 	int pdeathsig, undumpable, no_new_privs; /* prctl's other per-process state */
 	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
@@ -140,6 +150,11 @@ static inline int sig_ready(const struct proc *p)
 }
 /* The program dies of sig now, whatever its handlers and mask say. */
 void sig_kill(struct proc *p, int sig);
+
+/* execve's last step, once the monitor has the new address space mm:
+ * close-on-exec descriptors closed, handlers reset, the new name. */
+void proc_exec(struct proc *p, struct mm *mm);
+void exec_request_free(struct exec_request *x);
 
 /* The name of syscall nr, or NULL. */
 const char *sys_name(uint64_t nr);

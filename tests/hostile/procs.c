@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "exec-ed")) {
-		printf("ESCAPED: execve ran a new program\n");
+		printf("EXEC-ED: execve ran a new program\n");
 		return 0;
 	}
 	if (!strcmp(cmd, "never")) {
