@@ -56,6 +56,8 @@ static int open_dev_kvm(struct kvm_vm *vm)
 	}
 }
 
+static int create_vm(struct kvm_vm *vm);
+
 static int check_caps(struct kvm_vm *vm)
 {
 	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -102,6 +104,42 @@ int kvm_vm_open(struct kvm_vm *vm)
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
 	if (open_dev_kvm(vm) < 0 || check_caps(vm) < 0)
 		return -1;
+	return create_vm(vm);
+}
+
+int kvm_vm_recreate(struct kvm_vm *vm)
+{
+	if (vm->run)
+		munmap(vm->run, vm->run_size);
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	vm->run = NULL;
+	vm->vm_fd = vm->vcpu_fd = -1;
+	return create_vm(vm);
+}
+
+int kvm_vm_save(struct kvm_vm *vm, struct kvm_state *st)
+{
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &st->xsave) < 0)
+		return fail(vm, "saving the vCPU: %s", strerror(errno));
+	return 0;
+}
+
+int kvm_vm_restore(struct kvm_vm *vm, const struct kvm_state *st)
+{
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &st->sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &st->regs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0)
+		return fail(vm, "restoring the vCPU: %s", strerror(errno));
+	return 0;
+}
+
+static int create_vm(struct kvm_vm *vm)
+{
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return fail(vm, "KVM_CREATE_VM: %s", strerror(errno));

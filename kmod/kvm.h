@@ -22,6 +22,19 @@ struct kvm_vm {
 /* Opens /dev/kvm, checks the API version and capabilities, and creates
  * the VM and its vCPU (with the host's supported CPUID). */
 int kvm_vm_open(struct kvm_vm *vm);
+/* A new VM and vCPU from the same /dev/kvm descriptor, for a forked
+ * launcher: KVM serves a VM only to the process that made it. */
+int kvm_vm_recreate(struct kvm_vm *vm);
+
+/* What a vCPU is, to carry it into a new VM. */
+struct kvm_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_xsave xsave;
+};
+int kvm_vm_save(struct kvm_vm *vm, struct kvm_state *st);
+/* After kvm_vm_boot, which sets the MSRs and XCR0. */
+int kvm_vm_restore(struct kvm_vm *vm, const struct kvm_state *st);
 void kvm_vm_close(struct kvm_vm *vm);
 
 /* Registers guest-physical [0, size) backed by host memory at host. */

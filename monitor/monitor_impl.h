@@ -53,6 +53,7 @@ struct vmctx {
 	pid_t vcpu_tid, service_tid;
 	int timed_out;           /* the time limit sent SIGTERM */
 	int finished;            /* atomic: the run's end is being reported */
+	int is_child;            /* a forked launcher: the first one reports the run */
 };
 
 int boot_supervisor(struct vmctx *vc);

@@ -17,6 +17,7 @@
 enum { RUN_CONTINUE, RUN_DONE };
 
 static int exec_program(struct vmctx *vc, struct run_result *res);
+static int fork_program(struct vmctx *vc, struct run_result *res);
 static void publish_identity(struct vmctx *vc);
 
 /* What Linux delivers for each exception vector taken in user mode. */
@@ -242,6 +243,8 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	service_kick(vc);
 	if (vc->proc.exec && !vc->proc.exited)
 		return exec_program(vc, res);
+	if (vc->proc.fork.pending && !vc->proc.exited)
+		return fork_program(vc, res);
 	if (served < 0 || (served == 0 && !vc->proc.exited && signal_after_syscall(vc) < 0))
 		return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
 	if (vc->proc.exited) {
@@ -303,6 +306,101 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
 	    reset_fpu(vc) < 0 || kvm_vm_boot(&vc->vm, &vc->boot) < 0)
 		return panic(vc, res, vc->vm.err);
+	if (!vc->opt->no_poll && service_start(vc) < 0) {
+		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
+		res->status = 125;
+		res->reason = "error";
+		return RUN_DONE;
+	}
+	return RUN_CONTINUE;
+}
+
+/* The forked launcher: its own VM around its copy of guest memory, the
+ * parent's vCPU state in it, and its own threads.  The program sees
+ * fork return 0. */
+static int become_child(struct vmctx *vc, const struct kvm_state *st,
+			const struct fork_request *f, pid_t parent)
+{
+	struct proc *p = &vc->proc;
+	int pid = getpid();
+
+	vc->is_child = 1;
+	vc->vcpu_tid = (pid_t)syscall(SYS_gettid);
+	vc->service_tid = 0;
+	vc->service_running = 0;
+	p->pid = pid;
+	p->ppid = parent;
+	p->nchildren = 0;
+	p->sigpending = 0;
+	p->host_pending = 0;
+	memset(p->sigqueued, 0, sizeof p->sigqueued);
+	vc->mbox->ret = 0;
+	if (f->flags & CLONE_CHILD_SETTID)
+		mm_copy_out(vc->mm, f->ctid, &pid, sizeof pid);
+	if (f->flags & CLONE_CHILD_CLEARTID)
+		p->tid_address = f->ctid;
+	if (f->stack) {
+		/* The child resumes on the stack it was given: the user rsp
+		 * in the supervisor's iret frame (rip, cs, rflags, rsp, ss). */
+		uint64_t *frame = mm_gpa(vc->mm, st->regs.rsp - GVA_KERNEL_BASE, 40);
+		if (!frame)
+			return -1;
+		frame[3] = f->stack;
+	}
+	publish_identity(vc);
+	if (kvm_vm_recreate(&vc->vm) < 0 ||
+	    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
+	    kvm_vm_boot(&vc->vm, &vc->boot) < 0 || kvm_vm_restore(&vc->vm, st) < 0)
+		return -1;
+	return watchdog_start(vc);
+}
+
+/*
+ * fork, vfork, clone: the launcher forks itself, with the vCPU stopped
+ * and the service thread gone, so the child's copy of guest memory and
+ * of the launcher's state is consistent.  Guest pids are host pids.
+ */
+static int fork_program(struct vmctx *vc, struct run_result *res)
+{
+	struct proc *p = &vc->proc;
+	struct fork_request f = p->fork;
+	struct kvm_state *st = malloc(sizeof *st);
+	pid_t parent = getpid(), pid;
+
+	p->fork.pending = 0;
+	if (!st) {
+		vc->mbox->ret = -ENOMEM;
+		return RUN_CONTINUE;
+	}
+	service_stop(vc);
+	if (kvm_vm_save(&vc->vm, st) < 0) {
+		free(st);
+		return panic(vc, res, vc->vm.err);
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0 && become_child(vc, st, &f, parent) < 0) {
+		fprintf(stderr, "dunerun: fork: cannot start the child's VM: %s\n", vc->vm.err);
+		_exit(125);
+	}
+	if (pid < 0) {
+		vc->mbox->ret = -errno;
+	} else if (pid > 0) {
+		/* The hypervisor may still map pages fork made copy-on-write
+		 * (and the child then owns): drop its whole shadow of guest
+		 * memory before the guest or we write to it again. */
+		if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), 0) < 0 ||
+		    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0) {
+			free(st);
+			return panic(vc, res, vc->vm.err);
+		}
+		vc->mbox->ret = pid;
+		if (p->nchildren < (int)(sizeof p->children / sizeof p->children[0]))
+			p->children[p->nchildren++] = pid;
+		if (f.flags & CLONE_PARENT_SETTID)
+			mm_copy_out(vc->mm, f.ptid, &pid, sizeof pid);
+	}
+	free(st);
 	if (!vc->opt->no_poll && service_start(vc) < 0) {
 		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
 		res->status = 125;
@@ -465,6 +563,8 @@ static void apply_limits(struct vmctx *vc)
 	struct rlimit rl;
 
 	p->policy = vc->opt->enforce ? pol : NULL;
+	/* A hardened launcher may not make processes (its seccomp filter). */
+	p->can_fork = !vc->opt->harden;
 	p->procfd = vc->opt->procfd;
 	p->audit_fd = vc->opt->audit_fd;
 	if (!pol)

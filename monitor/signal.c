@@ -155,6 +155,12 @@ static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct si
 	fp = (top - XSTATE_SIZE - 4) & ~63ULL;
 	frame = ((fp - sizeof f) & ~15ULL) - 8;   /* as after a call */
 
+	/* The frame holds the x87, SSE and AVX components only: its header
+	 * says so, whatever else the hypervisor keeps for the vCPU. */
+	uint64_t bv;
+	memcpy(&bv, (uint8_t *)xs.region + 512, 8);
+	bv &= XSTATE_FEATURES;
+	memcpy((uint8_t *)xs.region + 512, &bv, 8);
 	/* The fxsave area's software bytes say an XSAVE image follows. */
 	uint32_t *sw = (uint32_t *)((uint8_t *)xs.region + 464);
 	sw[0] = FP_XSTATE_MAGIC1;
@@ -346,6 +352,10 @@ int signal_return(struct vmctx *vc)
 
 	if (uctx_get(vc, &u, 0) < 0 || kvm_vm_get_xsave(&vc->vm, &xs) < 0)
 		return -1;
+	/* Components past AVX are not in frames: they keep their state. */
+	uint64_t kept;
+	memcpy(&kept, (uint8_t *)xs.region + 512, 8);
+	kept &= ~(uint64_t)XSTATE_FEATURES;
 	pthread_mutex_lock(&vc->lock);
 	mm_lock(vc->mm);
 	/* The handler's `ret` popped the restorer: the ucontext is at rsp. */
@@ -353,9 +363,19 @@ int signal_return(struct vmctx *vc)
 	      (uc.mc.fpstate && mm_copy_in(vc->mm, xs.region, uc.mc.fpstate, XSTATE_SIZE) < 0);
 	mm_unlock(vc->mm);
 	pthread_mutex_unlock(&vc->lock);
-	if (bad || (uc.mc.fpstate && (!fpstate_ok(&xs) || kvm_vm_set_xsave(&vc->vm, &xs) < 0))) {
-		fprintf(stderr, "dunerun: %s: rt_sigreturn with a bad frame at sp 0x%llx\n",
-			vc->path, (unsigned long long)u.regs.rsp);
+	const char *why = bad ? "unreadable" : !uc.mc.fpstate ? NULL :
+			  !fpstate_ok(&xs) ? "bad x87/SSE state" : NULL;
+	if (!why && uc.mc.fpstate) {
+		uint64_t bv;
+		memcpy(&bv, (uint8_t *)xs.region + 512, 8);
+		bv |= kept;
+		memcpy((uint8_t *)xs.region + 512, &bv, 8);
+		if (kvm_vm_set_xsave(&vc->vm, &xs) < 0)
+			why = "x87/SSE state refused";
+	}
+	if (why) {
+		fprintf(stderr, "dunerun: %s: rt_sigreturn with a bad frame at sp 0x%llx (%s)\n",
+			vc->path, (unsigned long long)u.regs.rsp, why);
 		sig_kill(p, SIGSEGV);
 		return 0;
 	}

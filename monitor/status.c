@@ -73,7 +73,7 @@ void status_write(struct vmctx *vc, const struct run_result *res)
 	int fd = vc->opt->status_fd, n;
 	uint64_t guest = vc->mbox ? __atomic_load_n(&vc->mbox->guest_calls, __ATOMIC_RELAXED) : 0;
 
-	if (fd < 0)
+	if (fd < 0 || vc->is_child)
 		return;
 	n = snprintf(line, sizeof line,
 		     "{\"status\":%d,\"signal\":%s,\"reason\":%s,\"limit\":%s,"
@@ -101,7 +101,7 @@ void status_write(struct vmctx *vc, const struct run_result *res)
 static void forwarded(sigset_t *set)
 {
 	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-				    SIGALRM, SIGVTALRM, SIGPROF, SIGWINCH };
+				    SIGALRM, SIGVTALRM, SIGPROF, SIGWINCH, SIGCHLD };
 
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)

@@ -139,7 +139,9 @@ sys_fn sys_poll, sys_ppoll, sys_select, sys_pselect6;
 sys_fn sys_rt_sigaction, sys_rt_sigprocmask, sys_rt_sigpending,
 	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill, sys_rt_sigqueueinfo, sys_pause,
 	sys_rt_sigsuspend, sys_rt_sigtimedwait, sys_getitimer, sys_setitimer, sys_alarm,
-	sys_execve, sys_execveat;
+	sys_execve, sys_execveat, sys_fork, sys_vfork, sys_clone, sys_wait4, sys_waitid;
+/* kill(pid) of a child: the host's kill.  -ESRCH for any other pid. */
+long kill_child(struct proc *p, int pid, int sig);
 /* misc.c */
 sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_madvise, sys_msync, sys_arch_prctl, sys_prctl, sys_set_tid_address, sys_set_robust_list,

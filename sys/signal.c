@@ -403,7 +403,7 @@ long sys_kill(struct proc *p, const uint64_t *a)
 	 * nothing else.  kill(-1) signals everyone but the caller: no one. */
 	if (pid == p->pid || pid == 0 || pid == -p->pid)
 		return send_self(p, sig, SI_USER);
-	return -ESRCH;
+	return pid > 0 ? kill_child(p, pid, sig) : -ESRCH;
 }
 
 long sys_tkill(struct proc *p, const uint64_t *a)

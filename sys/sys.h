@@ -98,6 +98,12 @@ struct proc {
 	uint64_t saved_mask;
 	int saved_mask_valid;
 	struct exec_request *exec; /* a successful execve for the monitor, or NULL */
+	/* A fork for the monitor to make (sys/fork.c); the children made,
+	 * which alone wait4 and kill reach.  can_fork: the launcher may. */
+	struct fork_request { int pending; uint64_t flags, stack, ptid, ctid; } fork;
+	int children[256];
+	int nchildren;
+	int can_fork;
 	char comm[16];          /* prctl(PR_SET_NAME) */
 	int pdeathsig, undumpable, no_new_privs; /* prctl's other per-process state */
 	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
@@ -155,6 +161,8 @@ void sig_kill(struct proc *p, int sig);
  * close-on-exec descriptors closed, handlers reset, the new name. */
 void proc_exec(struct proc *p, struct mm *mm);
 void exec_request_free(struct exec_request *x);
+/* Whether pid is a child the program made. */
+int proc_is_child(struct proc *p, int pid);
 
 /* The name of syscall nr, or NULL. */
 const char *sys_name(uint64_t nr);

@@ -1,0 +1,125 @@
+/*
+ * fork, vfork and clone (the process form), wait4, waitid, and kill of
+ * the program's children.
+ *
+ * A new guest process is a new launcher process: the monitor forks the
+ * launcher (guest memory is private anonymous memory, so the child gets
+ * a copy-on-write copy) and the child boots a VM of its own around that
+ * copy.  Guest pids are host pids, so waiting and signalling are the
+ * host's own calls, on children only.  Here the request is checked and
+ * left in p->fork for the monitor, which alone can fork with the vCPU
+ * stopped.  Where the launcher is hardened (images), fork is not offered
+ * yet: the seccomp filter keeps a hardened launcher from making
+ * processes, and these calls return ENOSYS.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "internal.h"
+
+/* The clone flags a process (not thread) clone may carry. */
+#define FORK_FLAGS (CSIGNAL | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | \
+		    CLONE_CHILD_CLEARTID)
+
+static long request(struct proc *p, uint64_t flags, uint64_t stack, uint64_t ptid,
+		    uint64_t ctid)
+{
+	if (!p->can_fork)
+		return -ENOSYS;
+	if (flags & ~(uint64_t)FORK_FLAGS)
+		return -ENOSYS;         /* threads and namespaces: not yet */
+	if ((flags & CSIGNAL) > 64)
+		return -EINVAL;
+	p->fork = (struct fork_request){ 1, flags, stack, ptid, ctid };
+	return 0;
+}
+
+long sys_fork(struct proc *p, const uint64_t *a)
+{
+	(void)a;
+	return request(p, SIGCHLD, 0, 0, 0);
+}
+
+/* vfork's child borrows the parent's memory until it execs or exits;
+ * a copy serves every program that keeps to what vfork permits. */
+long sys_vfork(struct proc *p, const uint64_t *a)
+{
+	(void)a;
+	return request(p, SIGCHLD, 0, 0, 0);
+}
+
+/* x86-64 clone: flags, stack, parent_tid, child_tid, tls. */
+long sys_clone(struct proc *p, const uint64_t *a)
+{
+	return request(p, a[0], a[1], a[2], a[3]);
+}
+
+int proc_is_child(struct proc *p, int pid)
+{
+	for (int i = 0; i < p->nchildren; i++)
+		if (p->children[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* A child that was waited for is gone. */
+static void forget_child(struct proc *p, int pid)
+{
+	for (int i = 0; i < p->nchildren; i++)
+		if (p->children[i] == pid) {
+			p->children[i] = p->children[--p->nchildren];
+			return;
+		}
+}
+
+long sys_wait4(struct proc *p, const uint64_t *a)
+{
+	int status = 0, pid = argint(a[0]);
+	struct rusage ru;
+	long r;
+
+	if (pid < -1 || pid == 0)
+		pid = -1;               /* process groups are the launcher's one */
+	r = syscall(SYS_wait4, pid, &status, argint(a[2]), a[3] ? &ru : NULL);
+	if (r < 0)
+		return -errno;
+	if (r > 0 && (WIFEXITED(status) || WIFSIGNALED(status)))
+		forget_child(p, (int)r);
+	if (r > 0 && a[1] && mm_copy_out(p->mm, a[1], &status, sizeof status) < 0)
+		return -EFAULT;
+	if (r > 0 && a[3] && mm_copy_out(p->mm, a[3], &ru, sizeof ru) < 0)
+		return -EFAULT;
+	return r;
+}
+
+long sys_waitid(struct proc *p, const uint64_t *a)
+{
+	siginfo_t si;
+	struct rusage ru;
+	int type = argint(a[0]);
+	long r;
+
+	memset(&si, 0, sizeof si);
+	if (type == P_PGID)
+		type = P_ALL;
+	r = syscall(SYS_waitid, type, (int)a[1], &si, argint(a[3]), a[4] ? &ru : NULL);
+	if (r < 0)
+		return -errno;
+	if (si.si_pid && !(argint(a[3]) & WNOWAIT))
+		forget_child(p, si.si_pid);
+	if ((a[2] && mm_copy_out(p->mm, a[2], &si, sizeof si) < 0) ||
+	    (a[4] && mm_copy_out(p->mm, a[4], &ru, sizeof ru) < 0))
+		return -EFAULT;
+	return 0;
+}
+
+long kill_child(struct proc *p, int pid, int sig)
+{
+	return proc_is_child(p, pid) ? (syscall(SYS_kill, pid, sig) < 0 ? -errno : 0) : -ESRCH;
+}
