@@ -107,7 +107,8 @@ int kvm_vm_open(struct kvm_vm *vm)
 	return create_vm(vm);
 }
 
-int kvm_vm_recreate(struct kvm_vm *vm)
+/* Closes the vCPU and the VM, keeping /dev/kvm open. */
+static void close_vm(struct kvm_vm *vm)
 {
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
@@ -117,6 +118,11 @@ int kvm_vm_recreate(struct kvm_vm *vm)
 		close(vm->vm_fd);
 	vm->run = NULL;
 	vm->vm_fd = vm->vcpu_fd = -1;
+}
+
+int kvm_vm_recreate(struct kvm_vm *vm)
+{
+	close_vm(vm);
 	return create_vm(vm);
 }
 
@@ -161,15 +167,9 @@ static int create_vm(struct kvm_vm *vm)
 
 void kvm_vm_close(struct kvm_vm *vm)
 {
-	if (vm->run)
-		munmap(vm->run, vm->run_size);
-	if (vm->vcpu_fd >= 0)
-		close(vm->vcpu_fd);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
+	close_vm(vm);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	vm->run = NULL;
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = -1;
 }
 

@@ -259,6 +259,17 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	return RUN_CONTINUE;
 }
 
+/* The polling thread again, after execve or fork stopped it. */
+static int restart_service(struct vmctx *vc, struct run_result *res)
+{
+	if (vc->opt->no_poll || service_start(vc) == 0)
+		return RUN_CONTINUE;
+	fprintf(stderr, "dunerun: cannot start the syscall thread\n");
+	res->status = 125;
+	res->reason = "error";
+	return RUN_DONE;
+}
+
 /* A clean x87/SSE/AVX state for a new program: FCW and MXCSR at their
  * reset values, every register zero. */
 static int reset_fpu(struct vmctx *vc)
@@ -306,13 +317,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
 	    reset_fpu(vc) < 0 || kvm_vm_boot(&vc->vm, &vc->boot) < 0)
 		return panic(vc, res, vc->vm.err);
-	if (!vc->opt->no_poll && service_start(vc) < 0) {
-		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
-		res->status = 125;
-		res->reason = "error";
-		return RUN_DONE;
-	}
-	return RUN_CONTINUE;
+	return restart_service(vc, res);
 }
 
 /* The forked launcher: its own VM around its copy of guest memory, the
@@ -401,13 +406,7 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 			mm_copy_out(vc->mm, f.ptid, &pid, sizeof pid);
 	}
 	free(st);
-	if (!vc->opt->no_poll && service_start(vc) < 0) {
-		fprintf(stderr, "dunerun: cannot start the syscall thread\n");
-		res->status = 125;
-		res->reason = "error";
-		return RUN_DONE;
-	}
-	return RUN_CONTINUE;
+	return restart_service(vc, res);
 }
 
 /* More page-table rewrites were needed than the queue holds: drop the

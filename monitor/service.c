@@ -179,6 +179,8 @@ static void *service_main(void *arg)
 
 int service_start(struct vmctx *vc)
 {
+	/* A restart (after execve or fork) clears the last stop. */
+	__atomic_store_n(&vc->stop, 0, __ATOMIC_RELEASE);
 	if (pthread_create(&vc->service, NULL, service_main, vc) != 0)
 		return -1;
 	vc->service_running = 1;
