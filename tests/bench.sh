@@ -132,6 +132,7 @@ row "1-byte write to /dev/null" ns "$D/micro write 50000" -- "dunerun" "$DR $D/m
 	-- "no-poll" "$DR --no-poll $D/micro write 20000"
 row "first touch of 256 MiB" ns/page "$D/micro touch" -- "dunerun" "$DR $D/micro touch"
 row "mmap+touch+munmap 4 KiB" ns "$D/micro mmap 20000" -- "dunerun" "$DR $D/micro mmap 5000"
+row "fork+exit+waitpid" ns "$D/micro fork 200" -- "dunerun" "$DR $D/micro fork 50"
 row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data100m" \
 	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/busybox sha256sum $D/data100m"
 image speedtest1 'COPY speedtest1 /bin/speedtest1

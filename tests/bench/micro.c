@@ -5,6 +5,7 @@
  *   write   a forwarded syscall: a 1-byte write to /dev/null
  *   touch   first touch of 256 MiB of fresh anonymous memory (ns per 4 KiB page)
  *   mmap    mmap + touch + munmap of 4 KiB
+ *   fork    fork, the child's _exit, and waitpid
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,16 @@ int main(int argc, char **argv)
 		t0 = now_ns();
 		for (size_t off = 0; off < len; off += 4096)
 			p[off] = 1;
+		t1 = now_ns();
+	} else if (!strcmp(mode, "fork")) {
+		t0 = now_ns();
+		for (long i = 0; i < n; i++) {
+			pid_t pid = fork();
+			if (pid == 0)
+				_exit(0);
+			if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+				return 1;
+		}
 		t1 = now_ns();
 	} else if (!strcmp(mode, "mmap")) {
 		t0 = now_ns();
