@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +44,16 @@ struct cli {
 	const char *status_path, *audit_path;
 };
 
-static int bad(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2)))
+static int bad(const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
 	fputs("dunerun: ", stderr);
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 	return -1;
 }
 
@@ -63,10 +69,8 @@ static int parse_limit(struct policy *p, const char *name, const char *value)
 	/* A bare number of seconds, as timeout(1) takes it. */
 	snprintf(text, sizeof text, "%s=%s%s", name, value,
 		 l == LIMIT_TIME && n > 0 && value[n] == 0 ? "s" : "");
-	if (policy_parse_limit(&tmp, text, err) < 0) {
-		fprintf(stderr, "dunerun: --%s %s: %s\n", l == LIMIT_TIME ? "timeout" : name, value, err);
-		return -1;
-	}
+	if (policy_parse_limit(&tmp, text, err) < 0)
+		return bad("--%s %s: %s", l == LIMIT_TIME ? "timeout" : name, value, err);
 	if (l == LIMIT_MEMORY && tmp.limit[l] < MIN_MEM)
 		return bad("--memory %s: at least 32M is needed", value);
 	p->limit[l] = tmp.limit[l];
@@ -78,7 +82,7 @@ static int parse_bind(struct cli *c, char *spec)
 	char *guest = strchr(spec, ':'), *mode;
 
 	if (c->nbind == MAX_BINDS)
-		return bad("too many --bind options (at most %d)", "64");
+		return bad("too many --bind options (at most %d)", MAX_BINDS);
 	if (!guest || guest == spec)
 		return bad("--bind %s: use HOST:GUEST[:ro|rw]", spec);
 	*guest++ = 0;
@@ -100,7 +104,7 @@ static int parse_tmpfs(struct cli *c, char *spec)
 	char text[128], err[POLICY_ERRLEN];
 
 	if (c->ntmpfs == MAX_TMPFS)
-		return bad("too many --tmpfs options (at most %d)", "16");
+		return bad("too many --tmpfs options (at most %d)", MAX_TMPFS);
 	if (size)
 		*size++ = 0;
 	if (dunefile_path_error(spec) || !strcmp(spec, "/"))
@@ -171,7 +175,7 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			if (!strchr(v, '=') || v[0] == '=')
 				return bad("--env %s: use KEY=VALUE", v);
 			if (c->nenv == MAX_ENV)
-				return bad("too many --env options (at most %s)", "1024");
+				return bad("too many --env options (at most %d)", MAX_ENV);
 			c->env[c->nenv++] = v;
 		} else if ((v = value_of(argc, argv, &i, "--status-json"))) {
 			c->status_path = v;
