@@ -314,7 +314,7 @@ syscall_ring0:
 	.balign 4096
 tables:	.skip 4096              /* GDT and TSS, filled by the host */
 idt:	.skip 4096              /* IDT, filled by the host */
-	.skip 16384
+	.skip SUPERVISOR_STACK
 stack_top:
 	.skip 4096
 df_stack_top:

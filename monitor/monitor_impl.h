@@ -56,6 +56,11 @@ struct vmctx {
 	int is_child;            /* a forked launcher: the first one reports the run */
 };
 
+/* The supervisor's stack (SUPERVISOR_STACK bytes below the kernel
+ * header's stack_top) at ring-0 address rsp, len bytes, as a host
+ * pointer; NULL if that is not all on the stack. */
+void *supervisor_stack(struct vmctx *vc, uint64_t rsp, size_t len);
+
 int boot_supervisor(struct vmctx *vc);
 int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 		 char *const envp[], int *status);

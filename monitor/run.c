@@ -18,6 +18,7 @@ enum { RUN_CONTINUE, RUN_DONE };
 
 static int exec_program(struct vmctx *vc, struct run_result *res);
 static int fork_program(struct vmctx *vc, struct run_result *res);
+static int full_resync(struct vmctx *vc);
 static void publish_identity(struct vmctx *vc);
 
 /* What Linux delivers for each exception vector taken in user mode. */
@@ -150,6 +151,14 @@ static int software_interrupt_vector(struct vmctx *vc, uint64_t rip)
 	return insn[1] == 3 ? 3 : 13;
 }
 
+void *supervisor_stack(struct vmctx *vc, uint64_t rsp, size_t len)
+{
+	if (rsp < vc->kh.stack_top - SUPERVISOR_STACK || rsp > vc->kh.stack_top ||
+	    len > vc->kh.stack_top - rsp)
+		return NULL;
+	return mm_gpa(vc->mm, rsp - GVA_KERNEL_BASE, len);
+}
+
 /* The exception stub left the user registers alone and the hardware
  * frame (error code, rip, cs, rflags, rsp, ss) at the ring-0 rsp. */
 static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
@@ -157,13 +166,13 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint64_t frame[6];
-	uint64_t stack_lo = vc->kh.stack_top - 16384;
+	const void *at;
 
 	if (kvm_vm_get_regs(&vc->vm, &r) < 0 || kvm_vm_get_sregs(&vc->vm, &s) < 0)
 		return panic(vc, res, vc->vm.err);
-	if (r.rsp < stack_lo || r.rsp > vc->kh.stack_top - sizeof frame)
+	if (!(at = supervisor_stack(vc, r.rsp, sizeof frame)))
 		return panic(vc, res, "exception with the supervisor stack out of bounds");
-	memcpy(frame, mm_gpa(vc->mm, r.rsp - GVA_KERNEL_BASE, sizeof frame), sizeof frame);
+	memcpy(frame, at, sizeof frame);
 	if ((frame[2] & 3) != 3 || vec == 8 || vec == 18) {
 		char what[160];
 		snprintf(what, sizeof what, "%s in the supervisor at rip 0x%llx, "
@@ -347,7 +356,7 @@ static int become_child(struct vmctx *vc, const struct kvm_state *st,
 	if (f->stack) {
 		/* The child resumes on the stack it was given: the user rsp
 		 * in the supervisor's iret frame (rip, cs, rflags, rsp, ss). */
-		uint64_t *frame = mm_gpa(vc->mm, st->regs.rsp - GVA_KERNEL_BASE, 40);
+		uint64_t *frame = supervisor_stack(vc, st->regs.rsp, 40);
 		if (!frame)
 			return -1;
 		frame[3] = f->stack;
@@ -394,8 +403,7 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 		/* The hypervisor may still map pages fork made copy-on-write
 		 * (and the child then owns): drop its whole shadow of guest
 		 * memory before the guest or we write to it again. */
-		if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), 0) < 0 ||
-		    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0) {
+		if (full_resync(vc) < 0) {
 			free(st);
 			return panic(vc, res, vc->vm.err);
 		}

@@ -80,14 +80,9 @@ struct uctx {
 
 static int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
 {
-	uint64_t lo = vc->kh.stack_top - 16384, at;
-
-	if (kvm_vm_get_regs(&vc->vm, &u->ring0) < 0)
+	if (kvm_vm_get_regs(&vc->vm, &u->ring0) < 0 ||
+	    !(u->iret = supervisor_stack(vc, u->ring0.rsp + (has_error_code ? 8 : 0), 40)))
 		return -1;
-	at = u->ring0.rsp + (has_error_code ? 8 : 0);
-	if (u->ring0.rsp < lo || at + 40 > vc->kh.stack_top)
-		return -1;
-	u->iret = mm_gpa(vc->mm, at - GVA_KERNEL_BASE, 40);
 	u->regs = u->ring0;
 	u->regs.rip = u->iret[0];
 	u->regs.rflags = u->iret[2];

@@ -132,6 +132,10 @@
 #define KH_VECTORS      0x48    /* u64 handler address [32] */
 #define KH_VSYSCALL_OFF 0x148   /* image offset of the vsyscall page */
 
+/* The supervisor's stack, below kernel_header.stack_top: exception
+ * frames are read from it, and only from it. */
+#define SUPERVISOR_STACK 16384
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
