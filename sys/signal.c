@@ -118,6 +118,9 @@ int sig_dequeue(struct proc *p, struct sig_info *info)
 
 void sig_take_host(struct proc *p)
 {
+	/* Every syscall asks: a load first keeps the line shared. */
+	if (!__atomic_load_n(&p->host_pending, __ATOMIC_ACQUIRE))
+		return;
 	uint64_t bits = __atomic_exchange_n(&p->host_pending, 0, __ATOMIC_ACQ_REL);
 
 	for (int sig = 1; bits && sig <= NSIG_KERNEL && !p->exited; sig++) {
