@@ -214,6 +214,21 @@ static void env_set(const char **env, int *n, const char *kv)
 	env[(*n)++] = kv;
 }
 
+/* The program's environment: base (NULL-terminated: the launcher's, or
+ * the image's ENV), then each --env, a later KEY replacing an earlier. */
+static char *const *environment(const struct cli *c, char *const *base)
+{
+	static const char *env[MAX_ENV * 2 + 1];
+	int n = 0;
+
+	for (; base && *base && n < MAX_ENV; base++)
+		env_set(env, &n, *base);
+	for (int k = 0; k < c->nenv; k++)
+		env_set(env, &n, c->env[k]);
+	env[n] = NULL;
+	return (char *const *)env;
+}
+
 /* Dies of the program's signal, so our parent sees what a native run
  * would have shown (no core file: the program is not this process). */
 static void die_of(int sig)
@@ -295,9 +310,8 @@ static const char *find_program(const char *name, char *buf, size_t len)
 int cmd_exec(int argc, char **argv)
 {
 	static struct cli c;
-	static const char *env[MAX_ENV * 2];
 	char buf[PATH_MAX];
-	int i, n = 0;
+	int i;
 
 	policy_init(&c.extra);
 	if ((i = parse_options(&c, argc, argv, exec_help)) < 0)
@@ -306,16 +320,11 @@ int cmd_exec(int argc, char **argv)
 		return usage_error("exec [OPTIONS] PROGRAM [ARGS...]");
 	if (open_outputs(&c) < 0)
 		return 125;
-	for (char **e = environ; *e && n < MAX_ENV; e++)
-		env_set(env, &n, *e);
-	for (int k = 0; k < c.nenv; k++)
-		env_set(env, &n, c.env[k]);
-	env[n] = NULL;
 	/* Without --allow every call is served, as the host would. */
 	c.opt.enforce = c.have_allow;
 	struct view v = { NULL, c.bind, c.nbind, c.tmpfs, c.ntmpfs, NULL };
 	argv[i] = (char *)find_program(argv[i], buf, sizeof buf);
-	return launch(&c, &v, &c.extra, argv + i, (char *const *)env);
+	return launch(&c, &v, &c.extra, argv + i, environment(&c, environ));
 }
 
 /* The image's policy, with the command line's promises and limits. */
@@ -346,12 +355,11 @@ static void add_default_tmp(struct cli *c, const struct policy *pol)
 int cmd_run(int argc, char **argv)
 {
 	static struct cli c;
-	static const char *env[MAX_ENV * 2];
 	static struct image img;
 	static struct manifest m;
 	static struct policy pol;
 	char **args;
-	int i, n = 0;
+	int i;
 
 	policy_init(&c.extra);
 	if ((i = parse_options(&c, argc, argv, exec_help)) < 0)
@@ -364,11 +372,6 @@ int cmd_run(int argc, char **argv)
 		return 125;
 	merge_policy(&pol, &c.extra);
 	add_default_tmp(&c, &pol);
-	for (int k = 0; k < m.nenv; k++)
-		env_set(env, &n, m.env[k]);
-	for (int k = 0; k < c.nenv; k++)
-		env_set(env, &n, c.env[k]);
-	env[n] = NULL;
 	/* ARGS replace the ENTRYPOINT's arguments; argv[0] stays. */
 	args = argc - i > 1 ? argv + i : m.argv;
 	if (args != m.argv)
@@ -376,5 +379,5 @@ int cmd_run(int argc, char **argv)
 	c.opt.enforce = 1;
 	c.opt.harden = 1;
 	struct view v = { &img, c.bind, c.nbind, c.tmpfs, c.ntmpfs, m.workdir };
-	return launch(&c, &v, &pol, args, (char *const *)env);
+	return launch(&c, &v, &pol, args, environment(&c, m.env));
 }
