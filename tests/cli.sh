@@ -9,18 +9,7 @@ T=$(mktemp -d /tmp/dunerun-cli.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 
-# verdict OK NAME WHY: counts and prints one result; WHY and the last
-# lines of the captured stderr explain a failure.
-verdict() {
-	if [ "$1" = 1 ]; then
-		echo "PASS $2"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $2: $3"
-		tail -n 5 "$T/err" | sed 's/^/    /'
-		fail=$((fail + 1))
-	fi
-}
+. tests/lib.sh
 
 # expect_trace NAME PATTERN CMD...: CMD's (long) stderr has a line
 # matching PATTERN, whatever its status.

@@ -38,19 +38,7 @@ mkdir -p "$TMPDIR" "$IMG"
 
 # ---- Results -----------------------------------------------------------------
 
-# verdict OK NAME WHY: counts and prints one result; WHY and the captured
-# output explain a failure.
-verdict() {
-	if [ "$1" = 1 ]; then
-		echo "PASS $2"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $2: $3"
-		if [ -s "$T/out" ]; then echo "    stdout:"; head -c 2000 "$T/out" | tail -n 12 | sed 's/^/      /'; fi
-		if [ -s "$T/err" ]; then echo "    stderr:"; head -c 2000 "$T/err" | tail -n 6 | sed 's/^/      /'; fi
-		fail=$((fail + 1))
-	fi
-}
+. tests/lib.sh
 
 skip() {            # NAME WHY
 	echo "SKIP $1: $2"
@@ -397,16 +385,22 @@ t_allow_option() {
 	judge "$([ -z "$why" ] && echo 1)" allow-option "$why"
 }
 
-# A listener on the host's 127.0.0.1, and the program under ALLOW inet:
-# whether it may reach it is a decision (INET_NET), reported either way.
-t_inet_host_network() {
-	python3 - "$T/port" <<'EOF' &
-import socket, sys
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
+# host_listener READY [ABSTRACT-NAME]: a service on the host that greets
+# each connection, on 127.0.0.1 (READY gets its port) or on an abstract
+# AF_UNIX name (READY gets "up"); waits until it listens.
+host_listener() {
+	python3 - "$1" "${2:-}" <<'EOF' &
+import os, socket, sys
+ready, name = sys.argv[1], sys.argv[2]
+if name:
+    s = socket.socket(socket.AF_UNIX)
+    s.bind("\0" + name)
+else:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
 s.listen(8)
-open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
-__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+open(ready + ".tmp", "w").write("up" if name else str(s.getsockname()[1]))
+os.rename(ready + ".tmp", ready)
 s.settimeout(120)
 while True:
     c, _ = s.accept()
@@ -415,7 +409,13 @@ while True:
 EOF
 	pids+=($!)
 	local i
-	for i in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+	for i in $(seq 50); do [ -s "$1" ] && break; sleep 0.1; done
+}
+
+# A listener on the host's 127.0.0.1, and the program under ALLOW inet:
+# whether it may reach it is a decision (INET_NET), reported either way.
+t_inet_host_network() {
+	host_listener "$T/port"
 	"$T/net" connect "$(cat "$T/port")" > "$T/native" 2>&1
 	if ! grep -q 'connect(127.0.0.1) -> success' "$T/native"; then
 		skip inet-host-network "the host listener is not reachable natively"
@@ -432,21 +432,7 @@ EOF
 # not inet, a host service listening on one must be out of reach.
 t_abstract_unix() {
 	local name=dunerun-hostile-$$
-	python3 - "$name" "$T/abstract" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.bind("\0" + sys.argv[1])
-s.listen(8)
-open(sys.argv[2], "w").write("up")
-s.settimeout(120)
-while True:
-    c, _ = s.accept()
-    c.sendall(b"hello from the host\n")
-    c.close()
-EOF
-	pids+=($!)
-	local i
-	for i in $(seq 50); do [ -s "$T/abstract" ] && break; sleep 0.1; done
+	host_listener "$T/abstract" "$name"
 	"$T/net" abstract "$name" > "$T/native" 2>&1
 	if ! grep -q ' -> success' "$T/native"; then
 		skip abstract-unix "the host's abstract socket is not reachable natively"

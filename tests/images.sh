@@ -10,16 +10,7 @@ T=$(mktemp -d /tmp/dunerun-images.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 
-verdict() {         # OK NAME WHY
-	if [ "$1" = 1 ]; then
-		echo "PASS $2"
-		pass=$((pass + 1))
-	else
-		echo "FAIL $2: $3"
-		tail -n 5 "$T/err" 2> /dev/null | sed 's/^/    /'
-		fail=$((fail + 1))
-	fi
-}
+. tests/lib.sh
 
 # expect NAME STATUS PATTERN CMD...: status and a stderr line matching
 # PATTERN, or an empty stderr if PATTERN is "-".
