@@ -29,18 +29,28 @@
 #define ARG_STRLEN_MAX (128UL << 10)    /* one string, as MAX_ARG_STRLEN */
 
 /* Reads the file at dir/path, which must be a regular file the caller
- * may execute.  Returns a malloc'd buffer, or NULL with *err set. */
-static uint8_t *read_executable(int dir, const char *path, int flags, size_t *size, long *err)
+ * may execute, and sets x->exe to its absolute path (what the kernel
+ * shows as /proc/self/exe).  Returns a malloc'd buffer, or NULL with *err
+ * set. */
+static uint8_t *read_executable(struct proc *p, int dir, const char *path, int flags,
+				struct exec_request *x, long *err)
 {
 	struct stat st;
-	int h = (int)syscall(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC | flags);
+	int h = (int)syscall(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC | flags), ldir;
 	uint8_t *data = NULL;
-	size_t got = 0;
+	size_t got = 0, *size = &x->size;
+	char link[PATH_MAX];
 
 	if (h < 0) {
 		*err = -errno;
 		return NULL;
 	}
+	/* Resolved by the kernel from the descriptor: the program's working
+	 * directory is not the launcher's, so realpath would be wrong. */
+	ssize_t n = -1;
+	if (proc_fd_path(p, h, "", link, &ldir) == 0)
+		n = readlinkat(ldir, link, x->exe, sizeof x->exe - 1);
+	x->exe[n > 0 ? n : 0] = 0;
 	*err = -EACCES;
 	if (syscall(SYS_fstat, h, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    syscall(SYS_faccessat2, h, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
@@ -198,7 +208,7 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 	int open_flags = flags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0;
 	/* As Linux: the file is checked before the arguments are read. */
 	for (int depth = 0;; depth++) {
-		x->data = read_executable(hp.dir, hp.path, open_flags, &x->size, &r);
+		x->data = read_executable(p, hp.dir, hp.path, open_flags, x, &r);
 		if (!x->data)
 			goto fail;
 		if (depth == 0 && (r = copy_args(p, argv, envp, x)) < 0)
@@ -269,8 +279,7 @@ void proc_exec(struct proc *p, struct mm *mm)
 	p->altstack.flags = SS_DISABLE;
 	p->fs_base = p->gs_base = 0;
 	p->tid_address = p->robust_list = p->robust_len = 0;
-	if (!realpath(p->exec->path, p->exe_buf))
-		snprintf(p->exe_buf, sizeof p->exe_buf, "%s", p->exec->path);
+	snprintf(p->exe_buf, sizeof p->exe_buf, "%s", p->exec->exe[0] ? p->exec->exe : p->exec->path);
 	p->exe = p->exe_buf;
 	const char *base = strrchr(p->exec->path, '/');
 	snprintf(p->comm, sizeof p->comm, "%s", base ? base + 1 : p->exec->path);

@@ -38,7 +38,8 @@ struct exec_request {
 	uint8_t *data;          /* the static ELF file */
 	size_t size;
 	char **argv, **envp;    /* NULL-terminated */
-	char path[4096];        /* the program's path, for AT_EXECFN and /proc/self/exe */
+	char path[4096];        /* the program's path as named, for AT_EXECFN */
+	char exe[4096];         /* its absolute path, for /proc/self/exe */
 };
 
 struct proc {

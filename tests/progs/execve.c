@@ -22,6 +22,11 @@ int main(int argc, char **argv)
 	char self[4096];
 
 	if (argc > 1 && !strcmp(argv[1], "child")) {
+		char exe[4096] = "";
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		exe[n > 0 ? n : 0] = 0;
+		printf("child: exe is absolute: %s, named %s\n", exe[0] == '/' ? "yes" : "no",
+		       strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
 		printf("child: argc=%d argv0=%s argv2=%s FOO=%s fd3=%s fd4=%s\n", argc, argv[0],
 		       argc > 2 ? argv[2] : "-", getenv("FOO") ? getenv("FOO") : "(unset)",
 		       fcntl(3, F_GETFD) >= 0 ? "open" : "closed",
