@@ -143,5 +143,43 @@ expect inspect-empty 1 'empty.dz: not an image' "$DR" inspect "$T/empty.dz"
 expect inspect-directory 1 'not a regular file' "$DR" inspect "$T"
 expect inspect-missing 1 'nothere.dz: No such file' "$DR" inspect "$T/nothere.dz"
 
+# Round trips: real programs run from an image print what they print
+# natively on the same files (paths relative to the image's root, which
+# is the native run's working directory).  The ENTRYPOINT is busybox;
+# its applet `env` execs lua and sqlite3 inside the image.
+rt=$T/roundtrip
+mkdir -p "$rt/bin" "$rt/app" "$rt/data"
+cp "$B/progs/lua" "$B/progs/sqlite3" "$B/progs/busybox" "$rt/bin/"
+cp images/examples/wordfreq/wordfreq.lua "$rt/app/"
+cp images/examples/planets/planets.csv "$rt/data/"
+for i in 1 2 3 4; do cat README.md docs/*.md; done > "$rt/data/text"
+cat > "$rt/Dunefile" <<'EOF'
+COPY bin /bin
+COPY app /app
+COPY data /data
+WORKDIR /
+ENTRYPOINT ["/bin/busybox", "true"]
+ALLOW stdio rpath exec
+EOF
+"$DR" build -o "$T/rt.dz" "$rt" > /dev/null 2> "$T/err"
+# roundtrip NAME ARGS...: busybox ARGS natively in $rt and as the image's
+# arguments; stdout and status must match.
+roundtrip() {
+	local name=$1
+	shift
+	(cd "$rt" && bin/busybox "$@") > "$T/native" 2> /dev/null
+	local want=$?
+	"$DR" run "$T/rt.dz" "$@" > "$T/out" 2> "$T/err"
+	local got=$? ok=0
+	[ "$got" = "$want" ] && cmp -s "$T/native" "$T/out" && [ -s "$T/out" ] && ok=1
+	verdict $ok "$name" "status $got (native $want), or stdout differs: $(diff "$T/native" "$T/out" | head -n 4)"
+}
+roundtrip roundtrip-lua env bin/lua app/wordfreq.lua data/text
+roundtrip roundtrip-sqlite3 env bin/sqlite3 :memory: '.import --csv data/planets.csv p' \
+	'SELECT name, diameter_km FROM p ORDER BY CAST(diameter_km AS INT) DESC'
+roundtrip roundtrip-busybox sha256sum data/planets.csv data/text app/wordfreq.lua
+roundtrip roundtrip-awk awk '{ n += NF } END { print n, NR }' data/text
+roundtrip roundtrip-status grep -c nosuchword data/text
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
