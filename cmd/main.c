@@ -44,6 +44,7 @@ void print_usage(FILE *f)
 	      "  --trace               print every syscall, strace style, on stderr\n"
 	      "  --no-poll             no polling syscall thread: every syscall is a VM exit\n"
 	      "  --stats               print VM exits and where syscalls were served\n"
+	      "  --deterministic       threads switch only where they block, in a fixed order\n"
 	      "  -h, --help            this help\n"
 	      "  --version             print the version\n", f);
 }

@@ -149,6 +149,8 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			c->opt.no_poll = 1;
 		} else if (!strcmp(a, "--stats")) {
 			c->opt.stats = 1;
+		} else if (!strcmp(a, "--deterministic")) {
+			c->opt.deterministic = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			help();
 			exit(0);

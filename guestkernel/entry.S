@@ -68,7 +68,7 @@ entry_syscall:
 	cmp $39, %rcx           /* getpid */
 	je answer_pid
 	cmp $186, %rcx          /* gettid */
-	je answer_pid
+	je answer_tid
 	cmp $110, %rcx          /* getppid */
 	je answer_ppid
 	/* xchg is a full barrier: the posted state is visible before we
@@ -117,6 +117,9 @@ answered:
 	jmp enter_supervisor
 answer_ppid:
 	mov MB_VV_PPID(%rax), %rcx
+	jmp answer
+answer_tid:
+	mov MB_VV_TID(%rax), %rcx
 	jmp answer
 answer_pid:
 	mov MB_VV_PID(%rax), %rcx
@@ -227,6 +230,12 @@ vec3:
 	cmpl $0, GVA_MBOX_KERNEL + MB_WANT_EXIT
 	je 1f
 	out %al, $PORT_SYSCALL
+	/* The host may have pointed the iret at a signal handler or another
+	 * thread, past the entry page: every register is live then. */
+	cmpq $0, GVA_KCB + KCB_NUPDATES
+	je 2f
+	call apply_updates
+	iretq
 1:	cmpq $0, GVA_KCB + KCB_NUPDATES
 	je 2f
 	call apply_queue        /* the entry page restores the registers */

@@ -26,6 +26,7 @@ struct run_options {
 	int procfd;             /* sys's procfs (see struct proc), or -1 */
 	int audit_fd;           /* JSON lines of denials, or -1 */
 	int status_fd;          /* --status-json, or -1 */
+	int deterministic;      /* threads switch only where they park: no preemption */
 };
 
 /* How the program ended. */

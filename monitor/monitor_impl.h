@@ -50,10 +50,16 @@ struct vmctx {
 	struct timespec started; /* for the wall time in --status-json */
 	int ran;                 /* the program started */
 	/* Signals: the threads a kick must reach, and how a run ends. */
-	pid_t vcpu_tid, service_tid;
+	pid_t vcpu_tid, service_tid, watchdog_tid;
 	int timed_out;           /* the time limit sent SIGTERM */
 	int finished;            /* atomic: the run's end is being reported */
 	int is_child;            /* a forked launcher: the first one reports the run */
+	/* Threads: the contexts of those not running (thread.c), how many
+	 * there are (atomic: the signal thread's preemption tick reads it). */
+	struct thread_ctx *ctx[PROC_MAX_THREADS];
+	int nthreads;
+	int tick;               /* atomic: the signal thread's time slice ended */
+	int warned_slice;       /* --deterministic had to preempt: said so */
 };
 
 /* The supervisor's stack (SUPERVISOR_STACK bytes below the kernel
@@ -78,11 +84,24 @@ void status_write(struct vmctx *vc, const struct run_result *res);
  * hands them over, and it keeps the time and cpu limits.  Call before
  * other threads start: it sets the signal mask they inherit. */
 int watchdog_start(struct vmctx *vc);
+/* Tells the signal thread the number of threads changed: it kicks the
+ * vCPU every time slice while there are several (thread.c). */
+void watchdog_retick(struct vmctx *vc);
+/* The signal the signal thread waits for that says so. */
+#define SIG_TICK 61
 /* Interrupts whatever the vCPU and service threads are doing (KVM_RUN,
  * a blocking host call) so a signal for the program is looked at. */
 void kick(struct vmctx *vc);
 /* harden_launcher() for this run, reporting its error.  0 or -1. */
 int harden(struct vmctx *vc);
+
+/* The program's registers at an interruption: its own general registers
+ * with rip, rflags and rsp from the supervisor's iret frame. */
+struct uctx {
+	struct kvm_regs regs;
+	struct kvm_regs ring0;  /* the stub's, to resume it */
+	uint64_t *iret;         /* host pointer: rip, cs, rflags, rsp, ss */
+};
 
 /* signal.c: running handlers, on the vCPU thread during an exit.  Each
  * returns 0 (done, or the program died: see proc.exited) or -1 (the
@@ -98,6 +117,31 @@ int signal_after_fault(struct vmctx *vc);
 int signal_interrupt(struct vmctx *vc);
 /* rt_sigreturn: the interrupted context back from the handler's frame. */
 int signal_return(struct vmctx *vc);
+/* The program's registers in a supervisor stub (has_error_code: an
+ * exception's), and back: the program resumes with u->regs when the
+ * stub irets.  0 or -1. */
+int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code);
+int uctx_put(struct vmctx *vc, struct uctx *u);
+/* At a syscall exit: the program's registers as it sees them once the
+ * call has returned mb->ret.  0 or -1. */
+int syscall_uctx(struct vmctx *vc, struct uctx *u);
+/* The next pending handler on u, after syscall nr returned ret (its
+ * SA_RESTART applied), or after an interruption (deliver_one): 1 if it
+ * will run, 0 if there was none or the program died of it. */
+int signal_after_call(struct vmctx *vc, struct uctx *u, uint64_t nr, long ret);
+int deliver_one(struct vmctx *vc, struct uctx *u);
+
+/* thread.c: switching the program's threads on the vCPU. */
+/* After a syscall served on the vCPU thread, in a process that has made
+ * threads: a thread clone's new thread, the caller parked (parked) or
+ * gone.  Returns 1 if another thread now runs, 0 if the caller goes on,
+ * -1 on a vCPU access error. */
+int thread_after_syscall(struct vmctx *vc, int parked);
+/* At an interruption of the program's own code: another thread's turn,
+ * if one is ready.  0 or -1. */
+int thread_preempt(struct vmctx *vc);
+/* The contexts kept for threads, after execve or in a fork child. */
+void thread_forget(struct vmctx *vc);
 
 /* service.c */
 int service_start(struct vmctx *vc);
@@ -105,7 +149,8 @@ void service_stop(struct vmctx *vc);
 void service_kick(struct vmctx *vc);
 /* Serves the posted mailbox request on the vCPU thread, during an exit.
  * Returns 1 if the request (rt_sigreturn) replaced the program's
- * registers, 0 after an ordinary call, -1 on a vCPU access error. */
+ * registers, 2 if the call parked its thread (sys.h), 0 after an
+ * ordinary call, -1 on a vCPU access error. */
 int serve_request(struct vmctx *vc);
 /* Whether the call must be served on the vCPU thread, during an exit:
  * it changes vCPU state or ends the program. */

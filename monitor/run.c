@@ -254,7 +254,12 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 		return exec_program(vc, res);
 	if (vc->proc.fork.pending && !vc->proc.exited)
 		return fork_program(vc, res);
-	if (served < 0 || (served == 0 && !vc->proc.exited && signal_after_syscall(vc) < 0))
+	int switched = 0;
+	if ((served == 0 || served == 2) && vc->proc.threads && !vc->proc.exited &&
+	    (switched = thread_after_syscall(vc, served == 2)) < 0)
+		return panic(vc, res, "cannot switch threads: the vCPU's state is out of reach");
+	if (served < 0 || (served == 0 && !switched && !vc->proc.exited &&
+			   signal_after_syscall(vc) < 0))
 		return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
 	if (vc->proc.exited) {
 		program_ended(&vc->proc, res);
@@ -318,6 +323,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 		return RUN_DONE;
 	}
 	proc_exec(&vc->proc, vc->mm);
+	thread_forget(vc);
 	vc->path = vc->proc.exe;
 	mm_destroy(old);
 	exec_request_free(x);
@@ -341,9 +347,12 @@ static int become_child(struct vmctx *vc, const struct kvm_state *st,
 	vc->is_child = 1;
 	vc->vcpu_tid = (pid_t)syscall(SYS_gettid);
 	vc->service_tid = 0;
+	vc->watchdog_tid = 0;
 	vc->service_running = 0;
 	p->pid = pid;
 	p->ppid = parent;
+	thread_only_me(p);          /* fork copies the calling thread only */
+	thread_forget(vc);
 	p->nchildren = 0;
 	p->sigpending = 0;
 	p->host_pending = 0;
@@ -447,6 +456,12 @@ static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)
 			return on_syscall_exit(vc, res);
 		return panic(vc, res, "unexpected port output");
 	case KVM_EXIT_INTR:
+		if (thread_preempt(vc) < 0)
+			return panic(vc, res, "cannot switch threads: the vCPU's state is out of reach");
+		if (vc->proc.exited) {
+			program_ended(&vc->proc, res);
+			return RUN_DONE;
+		}
 		return RUN_CONTINUE;
 	case KVM_EXIT_SHUTDOWN:
 		return panic(vc, res, "triple fault");
@@ -511,6 +526,7 @@ static void publish_identity(struct vmctx *vc)
 	struct mailbox *mb = vc->mbox;
 
 	mb->vv_pid = vc->proc.pid;
+	mb->vv_tid = vc->proc.tid;
 	mb->vv_ppid = vc->proc.ppid;
 	mb->trace = vc->opt->trace;
 }
@@ -531,6 +547,8 @@ static void inject_faults(struct vmctx *vc)
 
 static void monitor_free(struct vmctx *vc)
 {
+	for (int i = 0; i < PROC_MAX_THREADS; i++)
+		free(vc->ctx[i]);
 	kvm_vm_close(&vc->vm);
 	mm_destroy(vc->mm);
 	free(vc);

@@ -61,7 +61,9 @@ static uint64_t copy_request(struct mailbox *mb, uint64_t arg[6])
 	return __atomic_load_n(&mb->nr, __ATOMIC_RELAXED);
 }
 
-static void serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
+/* Serves the request; a call that parked its thread (-EPARK) is left
+ * unanswered, for the vCPU thread to switch threads. */
+static long serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 {
 	struct mailbox *mb = vc->mbox;
 
@@ -73,6 +75,8 @@ static void serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 	uint64_t rewrites = mm_unlock(vc->mm);
 	int resync = mm_needs_full_resync(vc->mm);
 	pthread_mutex_unlock(&vc->lock);
+	if (ret == -EPARK)
+		return ret;
 	mb->ret = ret;
 	/* After an exit the supervisor applies the queue anyway; a polled
 	 * answer tells the entry page what the program must not run before.
@@ -82,6 +86,7 @@ static void serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 	 * not run on: send it to the exit path, where the vCPU thread stops. */
 	__atomic_store_n(&mb->state, vc->proc.exited ? MB_BOUNCE : MB_DONE,
 			 __ATOMIC_RELEASE);
+	return ret;
 }
 
 void trace_guest_calls(struct vmctx *vc)
@@ -107,10 +112,8 @@ int serve_request(struct vmctx *vc)
 	uint64_t arg[6];
 	uint64_t nr = copy_request(vc->mbox, arg);
 
-	if (nr != SYS_rt_sigreturn) {
-		serve(vc, nr, arg);
-		return 0;
-	}
+	if (nr != SYS_rt_sigreturn)
+		return serve(vc, nr, arg) == -EPARK ? 2 : 0;
 	vc->proc.nforwarded++;
 	if (vc->opt->trace)
 		dprintf(vc->proc.trace_fd, "rt_sigreturn() = ? [host]\n");
@@ -134,12 +137,12 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 	if (take(mb, MB_POSTED)) {
 		uint64_t arg[6];
 		uint64_t nr = copy_request(mb, arg);
-		if (needs_vcpu(nr)) {
+		/* A call that parks its thread needs the vCPU thread too,
+		 * to run another. */
+		if (needs_vcpu(nr) || serve(vc, nr, arg) == -EPARK)
 			__atomic_store_n(&mb->state, MB_BOUNCE, __ATOMIC_RELEASE);
-		} else {
-			serve(vc, nr, arg);
+		else
 			vc->nserved_polling++;
-		}
 		*last = now_ns();
 	}
 	__atomic_store_n(&vc->in_flight, 0, __ATOMIC_SEQ_CST);

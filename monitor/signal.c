@@ -70,15 +70,7 @@ _Static_assert(sizeof(struct k_siginfo) == 128, "siginfo");
 /* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
 #define FIX_EFLAGS         0x40dd5UL
 
-/* The program's registers at an interruption: its own general registers
- * with rip, rflags and rsp from the supervisor's iret frame. */
-struct uctx {
-	struct kvm_regs regs;
-	struct kvm_regs ring0;  /* the stub's, to resume it */
-	uint64_t *iret;         /* host pointer: rip, cs, rflags, rsp, ss */
-};
-
-static int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
+int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
 {
 	if (kvm_vm_get_regs(&vc->vm, &u->ring0) < 0 ||
 	    !(u->iret = supervisor_stack(vc, u->ring0.rsp + (has_error_code ? 8 : 0), 40)))
@@ -90,8 +82,7 @@ static int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
 	return 0;
 }
 
-/* Resumes the program with u's registers when the stub irets. */
-static int uctx_put(struct vmctx *vc, struct uctx *u)
+int uctx_put(struct vmctx *vc, struct uctx *u)
 {
 	struct kvm_regs r = u->regs;
 
@@ -227,9 +218,7 @@ static int frame_failed(struct vmctx *vc, const struct uctx *u, int sig)
 	return 0;
 }
 
-/* Runs the next pending handler, if any: 1 if it will run, 0 if there
- * was none or the program died. */
-static int deliver_one(struct vmctx *vc, struct uctx *u)
+int deliver_one(struct vmctx *vc, struct uctx *u)
 {
 	struct sig_info si;
 	int sig = sig_dequeue(&vc->proc, &si);
@@ -254,38 +243,51 @@ static int restartable(uint64_t nr)
 	return 0;
 }
 
-int signal_after_syscall(struct vmctx *vc)
+int syscall_uctx(struct vmctx *vc, struct uctx *u)
 {
 	struct mailbox *mb = vc->mbox;
-	struct proc *p = &vc->proc;
-	struct uctx u;
-	struct sig_info si;
-	int sig;
 
-	if (!sig_ready(p))
-		return 0;
-	if (uctx_get(vc, &u, 0) < 0)
+	if (uctx_get(vc, u, 0) < 0)
 		return -1;
-	/* The program's view of the finished syscall: rax holds the result,
-	 * rcx and r11 what `syscall` left in them. */
-	u.regs.rip = u.regs.rcx = mb->rip;
-	u.regs.rflags = u.regs.r11 = mb->rflags;
-	u.regs.rax = mb->ret;
-	u.regs.rdi = mb->arg[0];
-	u.regs.rsi = mb->arg[1];
-	u.regs.rdx = mb->arg[2];
-	sig = sig_dequeue(p, &si);
+	/* rax holds the result, rcx and r11 what `syscall` left in them;
+	 * the supervisor used rdi, rsi and rdx, which the mailbox keeps. */
+	u->regs.rip = u->regs.rcx = mb->rip;
+	u->regs.rflags = u->regs.r11 = mb->rflags;
+	u->regs.rax = mb->ret;
+	u->regs.rdi = mb->arg[0];
+	u->regs.rsi = mb->arg[1];
+	u->regs.rdx = mb->arg[2];
+	return 0;
+}
+
+int signal_after_call(struct vmctx *vc, struct uctx *u, uint64_t nr, long ret)
+{
+	struct proc *p = &vc->proc;
+	struct sig_info si;
+	int sig = sig_dequeue(p, &si);
+
 	if (!sig)
 		return 0;
 	/* SA_RESTART: the handler returns to the syscall instruction, to
 	 * make the interrupted call again. */
-	if ((int64_t)mb->ret == -EINTR && (p->sigact[sig - 1].flags & SA_RESTART) &&
-	    restartable(mb->nr)) {
-		u.regs.rip -= 2;
-		u.regs.rax = mb->nr;
+	if (ret == -EINTR && (p->sigact[sig - 1].flags & SA_RESTART) && restartable(nr)) {
+		u->regs.rip -= 2;
+		u->regs.rax = nr;
 	}
-	if (push_frame(vc, &u, sig, &si) < 0)
-		return frame_failed(vc, &u, sig);
+	return push_frame(vc, u, sig, &si) < 0 ? frame_failed(vc, u, sig) : 1;
+}
+
+int signal_after_syscall(struct vmctx *vc)
+{
+	struct mailbox *mb = vc->mbox;
+	struct uctx u;
+
+	if (!sig_ready(&vc->proc))
+		return 0;
+	if (syscall_uctx(vc, &u) < 0)
+		return -1;
+	if (signal_after_call(vc, &u, mb->nr, mb->ret) <= 0)
+		return 0;
 	/* The iret goes straight to the handler, past the entry page. */
 	__atomic_store_n(&mb->state, MB_IDLE, __ATOMIC_RELEASE);
 	return uctx_put(vc, &u);

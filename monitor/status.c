@@ -95,6 +95,11 @@ void status_write(struct vmctx *vc, const struct run_result *res)
 
 /* How long a program may take to end after the time limit's SIGTERM. */
 #define GRACE_MS 2000
+/* A thread's turn on the vCPU while others are ready to run; under
+ * --deterministic, how long one may run without blocking before it is
+ * preempted anyway, so that a spin-wait cannot hang the run. */
+#define TIMESLICE_MS 10
+#define DETERMINISTIC_SLICE_MS 2000
 
 /* The signals the launcher takes for the program.  Not SIGTSTP: Ctrl-Z
  * stops dunerun as a whole, as a shell expects. */
@@ -119,6 +124,14 @@ static void stop_run(struct vmctx *vc, int status, int sig, const char *limit)
 	status_write(vc, &res);
 	fflush(NULL);
 	_exit(status);
+}
+
+void watchdog_retick(struct vmctx *vc)
+{
+	pid_t tid = __atomic_load_n(&vc->watchdog_tid, __ATOMIC_ACQUIRE);
+
+	if (tid)
+		syscall(SYS_tgkill, getpid(), tid, SIG_TICK);
 }
 
 void kick(struct vmctx *vc)
@@ -163,15 +176,29 @@ static void *watchdog(void *arg)
 
 	forwarded(&set);
 	sigaddset(&set, SIGXCPU);
+	sigaddset(&set, SIG_TICK);
+	__atomic_store_n(&vc->watchdog_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	for (;;) {
 		uint64_t spent = ms_since(&vc->started);
+		/* With several threads, the vCPU is kicked every time slice:
+		 * the kick is the preemption (thread.c). */
+		int slicing = __atomic_load_n(&vc->nthreads, __ATOMIC_ACQUIRE) > 1;
+		uint64_t slice = vc->opt->deterministic ? DETERMINISTIC_SLICE_MS : TIMESLICE_MS;
 		left = deadline > spent ? deadline - spent : 0;
+		if (slicing && (!deadline || left > slice))
+			left = slice;
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = (left % 1000) * 1000000;
-		int sig = sigtimedwait(&set, NULL, deadline ? &ts : NULL);
+		int sig = sigtimedwait(&set, NULL, deadline || slicing ? &ts : NULL);
 		if (sig < 0) {
-			if (errno == EAGAIN && deadline)
+			if (errno == EAGAIN && slicing) {
+				__atomic_store_n(&vc->tick, 1, __ATOMIC_RELEASE);
+				syscall(SYS_tgkill, getpid(), vc->vcpu_tid, SIG_KICK);
+			}
+			if (errno == EAGAIN && deadline && ms_since(&vc->started) >= deadline)
 				deadline = time_up(vc, limit);
+		} else if (sig == SIG_TICK) {
+			;       /* the number of threads changed: look again */
 		} else if (sig == SIGXCPU) {
 			fprintf(stderr, "dunerun: cpu limit of %llu ms reached: program stopped\n",
 				(unsigned long long)pol->limit[LIMIT_CPU]);
@@ -203,6 +230,7 @@ int watchdog_start(struct vmctx *vc)
 	 * signal thread.  The kick interrupts, and does nothing else. */
 	forwarded(&set);
 	sigaddset(&set, SIGXCPU);
+	sigaddset(&set, SIG_TICK);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigaction(SIG_KICK, &sa, NULL);
 	if (pol && pol->limit[LIMIT_CPU]) {

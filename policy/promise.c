@@ -228,6 +228,7 @@ static const struct row table[] = {
 	C(time, STDIO),
 	C(futex, STDIO),
 	C(sched_getaffinity, STDIO),
+	C(epoll_create, STDIO),
 	C(getdents64, RPATH | TMPPATH),
 	C(set_tid_address, STDIO),
 	C(fadvise64, STDIO),

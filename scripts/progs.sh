@@ -8,7 +8,7 @@ P="$B/progs"
 mkdir -p "$P"
 
 # tcl: sqlite's build generates its amalgamation with tclsh.
-need_pkgs musl-tools dpkg-dev busybox-static bash-static mksh tcl file
+need_pkgs musl-tools dpkg-dev busybox-static bash-static mksh tcl file gojq shfmt
 
 # check NAME ARGS...: the program must be static and run natively before we call it done.
 check() {
@@ -33,6 +33,17 @@ if ! done_ shells; then
 	install -m 755 /usr/lib/klibc/bin/mksh "$P/mksh-klibc"
 	for sh in bash-static mksh-diet mksh-klibc; do check "$sh" -c 'echo ok'; done
 	mark shells
+fi
+
+# Go programs, static as Debian builds them: the Go runtime makes threads,
+# waits on futexes, preempts with signals and polls with epoll.
+if ! done_ go; then
+	STEP=go; log "install $STEP programs"
+	install -m 755 /usr/bin/gojq "$P/gojq"
+	install -m 755 /usr/bin/shfmt "$P/shfmt"
+	check gojq -n '1+1'
+	check shfmt --version
+	mark go
 fi
 
 # Debian's patches turn both builds into libtool shared-library builds; upstream's

@@ -279,6 +279,7 @@ void proc_exec(struct proc *p, struct mm *mm)
 	p->altstack.flags = SS_DISABLE;
 	p->fs_base = p->gs_base = 0;
 	p->tid_address = p->robust_list = p->robust_len = 0;
+	thread_only_me(p);
 	snprintf(p->exe_buf, sizeof p->exe_buf, "%s", p->exec->exe[0] ? p->exec->exe : p->exec->path);
 	p->exe = p->exe_buf;
 	const char *base = strrchr(p->exec->path, '/');

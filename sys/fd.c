@@ -109,7 +109,7 @@ int proc_init(struct proc *p, struct mm *mm, const char *exe)
 	if (p->cwd < 0)
 		goto fail;
 
-	p->pid = getpid();
+	p->pid = p->tid = getpid();
 	p->ppid = getppid();
 	p->pgid = getpgrp();
 	p->sid = getsid(0);
@@ -144,6 +144,7 @@ void proc_release(struct proc *p)
 
 	exec_request_free(p->exec);
 	p->exec = NULL;
+	thread_only_me(p);
 	for (i = 0; i < PROC_MAX_FDS; i++)
 		if (p->fd[i].host >= 0)
 			fd_close(p, i);

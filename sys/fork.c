@@ -54,10 +54,17 @@ long sys_vfork(struct proc *p, const uint64_t *a)
 	return request(p, SIGCHLD, 0, 0, 0);
 }
 
-/* x86-64 clone: flags, stack, parent_tid, child_tid, tls. */
+/* x86-64 clone: flags, stack, parent_tid, child_tid, tls.  CLONE_VM
+ * with CLONE_VFORK (posix_spawn) gets a copy, as vfork does. */
 long sys_clone(struct proc *p, const uint64_t *a)
 {
-	return request(p, a[0], a[1], a[2], a[3]);
+	uint64_t flags = a[0];
+
+	if (flags & CLONE_THREAD)
+		return thread_clone(p, flags, a[1], a[2], a[3], a[4]);
+	if ((flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK))
+		flags &= ~(uint64_t)CLONE_VM;
+	return request(p, flags, a[1], a[2], a[3]);
 }
 
 int proc_is_child(struct proc *p, int pid)
@@ -78,6 +85,13 @@ static void forget_child(struct proc *p, int pid)
 		}
 }
 
+/* With several threads a wait would stop them all: it is made with
+ * WNOHANG, and parks until it is made again.  Returns the flag to add. */
+static int waits(struct proc *p, int options)
+{
+	return thread_many(p) && !(options & WNOHANG) ? WNOHANG : 0;
+}
+
 long sys_wait4(struct proc *p, const uint64_t *a)
 {
 	int status = 0, pid = argint(a[0]);
@@ -86,9 +100,12 @@ long sys_wait4(struct proc *p, const uint64_t *a)
 
 	if (pid < -1 || pid == 0)
 		pid = -1;               /* process groups are the launcher's one */
-	r = syscall(SYS_wait4, pid, &status, argint(a[2]), a[3] ? &ru : NULL);
+	r = syscall(SYS_wait4, pid, &status, argint(a[2]) | waits(p, argint(a[2])),
+		    a[3] ? &ru : NULL);
 	if (r < 0)
 		return -errno;
+	if (r == 0 && waits(p, argint(a[2])))
+		return park_recheck(p);
 	if (r > 0 && (WIFEXITED(status) || WIFSIGNALED(status)))
 		forget_child(p, (int)r);
 	if (r > 0 && a[1] && mm_copy_out(p->mm, a[1], &status, sizeof status) < 0)
@@ -108,9 +125,12 @@ long sys_waitid(struct proc *p, const uint64_t *a)
 	memset(&si, 0, sizeof si);
 	if (type == P_PGID)
 		type = P_ALL;
-	r = syscall(SYS_waitid, type, (int)a[1], &si, argint(a[3]), a[4] ? &ru : NULL);
+	r = syscall(SYS_waitid, type, (int)a[1], &si, argint(a[3]) | waits(p, argint(a[3])),
+		    a[4] ? &ru : NULL);
 	if (r < 0)
 		return -errno;
+	if (!si.si_pid && waits(p, argint(a[3])))
+		return park_recheck(p);
 	if (si.si_pid && !(argint(a[3]) & WNOWAIT))
 		forget_child(p, si.si_pid);
 	if ((a[2] && mm_copy_out(p->mm, a[2], &si, sizeof si) < 0) ||

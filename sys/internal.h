@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <poll.h>
+#include <time.h>
 #include "sys.h"
 /* mm.h defines PAGE_SIZE (4096UL) unguarded; limits.h has its own. */
 #undef PAGE_SIZE
@@ -82,6 +84,37 @@ void sig_init(struct proc *p);
 void sig_send(struct proc *p, int sig, int code);
 
 
+/* --- Threads (thread.c) --- */
+
+/* Whether the process has more than one thread: calls that would block
+ * park instead (sys.h). */
+int thread_many(struct proc *p);
+/* Each records why the running thread waits and returns -EPARK.  A NULL
+ * timeout waits for ever; a call made again keeps its first deadline. */
+long park_fds(struct proc *p, const struct pollfd *f, unsigned n, const struct timespec *t);
+long park_futex(struct proc *p, uint64_t addr, uint32_t bitset, int64_t deadline);
+long park_sleep(struct proc *p, int64_t deadline);
+long park_signal(struct proc *p, uint64_t want, const struct timespec *t);
+long park_recheck(struct proc *p);
+long park_yield(struct proc *p);
+/* Whether the call is being made again past its deadline: it must not wait. */
+int park_expired(struct proc *p);
+/* A deadline on CLOCK_MONOTONIC, in ns: rel from now, or the absolute
+ * time abs on clock c. */
+int64_t mono_deadline(const struct timespec *rel);
+int64_t mono_deadline_at(clockid_t c, const struct timespec *abs);
+/* Before a call: if it would block on its descriptor, parks (1). */
+int thread_probe(struct proc *p, uint64_t nr, const uint64_t *a);
+long thread_clone(struct proc *p, uint64_t flags, uint64_t stack, uint64_t ptid,
+		  uint64_t ctid, uint64_t tls);
+/* A futex operation between threads, the word already checked for a
+ * wait (cmd is the operation without its flags). */
+long thread_futex(struct proc *p, int cmd, const uint64_t *a, int64_t deadline);
+/* tkill/tgkill of another thread: -ESRCH if there is no such thread. */
+long thread_kill(struct proc *p, int tid, int sig);
+/* exit of one thread of several. */
+void thread_exit(struct proc *p);
+
 /* --- Tracing (trace.c) --- */
 
 /* How the tracer shows an argument or a result. */
@@ -134,7 +167,9 @@ sys_fn sys_open, sys_openat, sys_creat, sys_lseek, sys_fstat, sys_stat,
 	sys_statfs, sys_fstatfs, sys_fadvise64, sys_fallocate, sys_flock,
 	sys_sync, sys_syncfs;
 /* poll.c */
-sys_fn sys_poll, sys_ppoll, sys_select, sys_pselect6;
+sys_fn sys_poll, sys_ppoll, sys_select, sys_pselect6, sys_epoll_create,
+	sys_epoll_create1, sys_epoll_ctl, sys_epoll_wait, sys_epoll_pwait, sys_eventfd,
+	sys_eventfd2;
 /* signal.c */
 sys_fn sys_rt_sigaction, sys_rt_sigprocmask, sys_rt_sigpending,
 	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill, sys_rt_sigqueueinfo, sys_pause,

@@ -105,7 +105,7 @@ long sys_arch_prctl(struct proc *p, const uint64_t *a)
 long sys_set_tid_address(struct proc *p, const uint64_t *a)
 {
 	p->tid_address = a[0];
-	return p->pid;
+	return p->tid;
 }
 
 long sys_set_robust_list(struct proc *p, const uint64_t *a)
@@ -122,7 +122,7 @@ long sys_get_robust_list(struct proc *p, const uint64_t *a)
 {
 	int pid = argint(a[0]);
 
-	if (pid != 0 && pid != p->pid)
+	if (pid != 0 && pid != p->tid)
 		return -ESRCH;
 	if (mm_copy_out(p->mm, a[1], &p->robust_list, 8) < 0 ||
 	    mm_copy_out(p->mm, a[2], &p->robust_len, 8) < 0)
@@ -140,11 +140,25 @@ long sys_get_robust_list(struct proc *p, const uint64_t *a)
 #define FUTEX_PRIVATE_FLAG   128
 #define FUTEX_CLOCK_REALTIME 256
 
+/* A futex wait's timeout as a CLOCK_MONOTONIC deadline in ns (0: none):
+ * FUTEX_WAIT's is relative, FUTEX_WAIT_BITSET's absolute on the clock its
+ * flag names. */
+static int64_t futex_deadline(int cmd, int op, const uint64_t *a, const struct timespec *t)
+{
+	if (!a[3])
+		return 0;
+	if (cmd == FUTEX_WAIT_BITSET)
+		return mono_deadline_at(op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, t);
+	return mono_deadline(t);
+}
+
 /*
- * The program has one thread, so there is never a waiter to wake and no
- * one else to change a futex word: a wait whose value matches lasts until
- * its timeout (or forever, as it would in Linux).  Operations on other
- * threads' state (PI, WAKE_OP, requeue of PI) are ENOSYS.
+ * With one thread there is never a waiter to wake and no one else to
+ * change a futex word: a wait whose value matches lasts until its timeout
+ * (or forever, as it would in Linux).  With several, thread.c keeps the
+ * waiters.  Futexes are private to the process: its memory is its own.
+ * Operations on other threads' state (PI, WAKE_OP, requeue of PI) are
+ * ENOSYS.
  */
 long sys_futex(struct proc *p, const uint64_t *a)
 {
@@ -169,16 +183,14 @@ long sys_futex(struct proc *p, const uint64_t *a)
 	}
 	if (mm_copy_in(p->mm, &word, a[0], sizeof word) < 0)
 		return -EFAULT;
-	switch (cmd) {
-	case FUTEX_WAKE:
-	case FUTEX_WAKE_BITSET:
-	case FUTEX_REQUEUE:
-		return 0;
-	case FUTEX_CMP_REQUEUE:
-		return word == (uint32_t)a[5] ? 0 : -EAGAIN;
-	}
-	if (word != (uint32_t)a[2])
+	if (cmd == FUTEX_CMP_REQUEUE && word != (uint32_t)a[5])
 		return -EAGAIN;
+	if ((cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && word != (uint32_t)a[2])
+		return -EAGAIN;
+	if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET)
+		return p->threads ? thread_futex(p, cmd, a, 0) : 0;
+	if (p->threads)
+		return thread_futex(p, cmd, a, futex_deadline(cmd, op, a, &t));
 	if (!a[3]) {
 		for (;;)
 			pause();
@@ -198,6 +210,10 @@ long sys_futex(struct proc *p, const uint64_t *a)
 
 long sys_exit(struct proc *p, const uint64_t *a)
 {
+	if (thread_many(p)) {
+		thread_exit(p);
+		return 0;
+	}
 	p->exited = 1;
 	p->exit_code = argint(a[0]) & 0xff;
 	return 0;
@@ -205,13 +221,15 @@ long sys_exit(struct proc *p, const uint64_t *a)
 
 long sys_exit_group(struct proc *p, const uint64_t *a)
 {
-	return sys_exit(p, a);
+	p->exited = 1;
+	p->exit_code = argint(a[0]) & 0xff;
+	return 0;
 }
 
 /* --- Identity: the launcher's own, since the guest is that process --- */
 
 long sys_getpid(struct proc *p, const uint64_t *a) { (void)a; return p->pid; }
-long sys_gettid(struct proc *p, const uint64_t *a) { (void)a; return p->pid; }
+long sys_gettid(struct proc *p, const uint64_t *a) { (void)a; return p->tid; }
 long sys_getppid(struct proc *p, const uint64_t *a) { (void)a; return p->ppid; }
 long sys_getuid(struct proc *p, const uint64_t *a) { (void)a; return p->uid; }
 long sys_geteuid(struct proc *p, const uint64_t *a) { (void)a; return p->euid; }
@@ -474,10 +492,23 @@ long sys_nanosleep(struct proc *p, const uint64_t *a)
 
 	if (mm_copy_in(p->mm, &t, a[0], sizeof t) < 0)
 		return -EFAULT;
+	if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000L)
+		return -EINVAL;
+	if (thread_many(p))
+		return park_sleep(p, mono_deadline(&t));
 	while (syscall(SYS_nanosleep, &t, &t) < 0)
 		if (errno != EINTR || interrupted(p))
 			return slept_short(p, a[1], &t);
 	return 0;
+}
+
+/* clock_nanosleep in a process with several threads: the deadline on
+ * CLOCK_MONOTONIC, where the scheduler keeps its time. */
+static long sleep_parked(struct proc *p, clockid_t c, int flags, const struct timespec *t)
+{
+	if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000L)
+		return -EINVAL;
+	return park_sleep(p, flags & TIMER_ABSTIME ? mono_deadline_at(c, t) : mono_deadline(t));
 }
 
 long sys_clock_nanosleep(struct proc *p, const uint64_t *a)
@@ -490,6 +521,8 @@ long sys_clock_nanosleep(struct proc *p, const uint64_t *a)
 		return r;
 	if (mm_copy_in(p->mm, &t, a[2], sizeof t) < 0)
 		return -EFAULT;
+	if (thread_many(p))
+		return sleep_parked(p, c, flags, &t);
 	/* Relative sleeps get the time left in t; absolute ones keep it. */
 	while (syscall(SYS_clock_nanosleep, c, flags, &t,
 		       flags & TIMER_ABSTIME ? NULL : &t) < 0)
@@ -638,8 +671,10 @@ long sys_getcpu(struct proc *p, const uint64_t *a)
 
 long sys_sched_yield(struct proc *p, const uint64_t *a)
 {
-	(void)p;
 	(void)a;
+	/* The other threads run on our vCPU: let them. */
+	if (thread_many(p))
+		return park_yield(p);
 	sched_yield();
 	return 0;
 }

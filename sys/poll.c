@@ -11,6 +11,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,13 +38,25 @@ static int valid_ts(const struct timespec *t)
 /*
  * Host ppoll on f[0..n) with timeout *t (NULL waits forever).  Restarts
  * on EINTR with the remaining time, and leaves the time that was left in
- * *t.  Returns the host's count or -errno.
+ * *t.  Returns the host's count or -errno.  In a process with several
+ * threads, a wait parks the thread instead (-EPARK).
  */
-static long host_poll(struct pollfd *f, unsigned n, struct timespec *t)
+static long host_poll(struct proc *p, struct pollfd *f, unsigned n, struct timespec *t)
 {
+	struct timespec zero = { 0, 0 };
 	int64_t end = 0, left;
 	long r;
 
+	if (thread_many(p) && (!t || t->tv_sec || t->tv_nsec)) {
+		r = syscall(SYS_ppoll, f, n, &zero, NULL, 8);
+		if (r != 0)
+			return hostret(r);
+		if (!park_expired(p))
+			return park_fds(p, f, n, t);
+		if (t)
+			*t = zero;
+		return 0;
+	}
 	if (t) {
 		/* Timeouts past 2^62 ns (146 years) are forever in practice. */
 		if (t->tv_sec > (INT64_MAX / 2) / NSEC)
@@ -102,9 +116,9 @@ static long do_poll(struct proc *p, uint64_t ufds, unsigned n, struct timespec *
 	if (nval) {
 		/* Something is ready already: do not wait. */
 		struct timespec zero = { 0, 0 };
-		r = host_poll(h, n, &zero);
+		r = host_poll(p, h, n, &zero);
 	} else {
-		r = host_poll(h, n, t);
+		r = host_poll(p, h, n, t);
 	}
 	if (r < 0)
 		return r;
@@ -192,7 +206,7 @@ static long do_select(struct proc *p, int n, const uint64_t set[3],
 		f[nf].revents = 0;
 		idx[nf++] = fd;
 	}
-	if ((r = host_poll(f, nf, t)) < 0)
+	if ((r = host_poll(p, f, nf, t)) < 0)
 		return r;
 	r = 0;
 	for (k = 0; k < nf; k++) {
@@ -259,4 +273,98 @@ long sys_pselect6(struct proc *p, const uint64_t *a)
 	if (a[4] && r != -EFAULT)
 		mm_copy_out(p->mm, a[4], &t, sizeof t);
 	return r;
+}
+
+/* --- epoll and eventfd: the host's own, on the host descriptors --- */
+
+#define EP_MAX_EVENTS 1024      /* per call; the program calls again for more */
+
+static long epoll_install(struct proc *p, int cloexec)
+{
+	int h = epoll_create1(EPOLL_CLOEXEC);
+
+	return h < 0 ? -errno : fd_install(p, h, cloexec, 0);
+}
+
+long sys_epoll_create(struct proc *p, const uint64_t *a)
+{
+	return argint(a[0]) <= 0 ? -EINVAL : epoll_install(p, 0);
+}
+
+long sys_epoll_create1(struct proc *p, const uint64_t *a)
+{
+	int flags = argint(a[0]);
+
+	return flags & ~EPOLL_CLOEXEC ? -EINVAL : epoll_install(p, flags & EPOLL_CLOEXEC);
+}
+
+/* The event's data is the program's own: it comes back as it was given. */
+long sys_epoll_ctl(struct proc *p, const uint64_t *a)
+{
+	int ep = fd_host(p, argint(a[0])), h = fd_host(p, argint(a[2]));
+	int op = argint(a[1]);
+	struct epoll_event ev = { 0 };
+
+	if (ep < 0 || h < 0)
+		return -EBADF;
+	if (op != EPOLL_CTL_DEL && mm_copy_in(p->mm, &ev, a[3], sizeof ev) < 0)
+		return -EFAULT;
+	return hostret(epoll_ctl(ep, op, h, &ev));
+}
+
+static long do_epoll_wait(struct proc *p, const uint64_t *a, int ms)
+{
+	struct epoll_event ev[EP_MAX_EVENTS];
+	int ep = fd_host(p, argint(a[0])), max = argint(a[2]);
+	long r;
+
+	if (ep < 0)
+		return -EBADF;
+	if (max <= 0 || max > INT_MAX / (int)sizeof ev[0])
+		return -EINVAL;
+	if (max > EP_MAX_EVENTS)
+		max = EP_MAX_EVENTS;
+	if (thread_many(p) && ms != 0) {
+		struct timespec t = { ms / 1000, ms % 1000 * 1000000L };
+		struct pollfd f = { ep, POLLIN, 0 };
+		r = hostret(epoll_wait(ep, ev, max, 0));
+		if (r == 0 && !park_expired(p))
+			return park_fds(p, &f, 1, ms < 0 ? NULL : &t);
+	} else {
+		r = hostret(epoll_wait(ep, ev, max, ms));
+	}
+	if (r > 0 && mm_copy_out(p->mm, a[1], ev, r * sizeof ev[0]) < 0)
+		return -EFAULT;
+	return r;
+}
+
+long sys_epoll_wait(struct proc *p, const uint64_t *a)
+{
+	return do_epoll_wait(p, a, argint(a[3]));
+}
+
+/* The mask is checked, not applied: as ppoll's. */
+long sys_epoll_pwait(struct proc *p, const uint64_t *a)
+{
+	long r = check_sigmask(p, a[4], a[5]);
+
+	return r < 0 ? r : do_epoll_wait(p, a, argint(a[3]));
+}
+
+long sys_eventfd2(struct proc *p, const uint64_t *a)
+{
+	int flags = argint(a[1]);
+	int h;
+
+	if (flags & ~(EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE))
+		return -EINVAL;
+	h = eventfd((unsigned)a[0], (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC);
+	return h < 0 ? -errno : fd_install(p, h, flags & EFD_CLOEXEC, 0);
+}
+
+long sys_eventfd(struct proc *p, const uint64_t *a)
+{
+	const uint64_t b[2] = { a[0], 0 };
+
+	return sys_eventfd2(p, b);
 }

@@ -145,6 +145,14 @@ static long wait_signal(struct proc *p, uint64_t want, const struct timespec *ti
 	sigset_t kick, old, during;
 	long r = -EINTR;
 
+	if (thread_many(p)) {
+		/* The other threads run meanwhile; the scheduler watches
+		 * for the signal and the timeout. */
+		sig_take_host(p);
+		if (p->exited || sig_ready(p) || (p->sigpending & want))
+			return -EINTR;
+		return park_expired(p) ? -EAGAIN : park_signal(p, want, timeout);
+	}
 	sigemptyset(&kick);
 	sigaddset(&kick, SIG_KICK);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
@@ -177,11 +185,16 @@ long sys_rt_sigsuspend(struct proc *p, const uint64_t *a)
 		return -EINVAL;
 	if (mm_copy_in(p->mm, &mask, a[0], sizeof mask) < 0)
 		return -EFAULT;
-	/* The handler's frame restores the caller's mask, not this one. */
-	p->saved_mask = p->sigmask;
-	p->saved_mask_valid = 1;
-	sig_setmask(p, mask);
+	/* The handler's frame restores the caller's mask, not this one.  A
+	 * parked sigsuspend made again has set both already. */
+	if (!p->threads || !p->threads->again) {
+		p->saved_mask = p->sigmask;
+		p->saved_mask_valid = 1;
+		sig_setmask(p, mask);
+	}
 	long r = wait_signal(p, 0, NULL);
+	if (r == -EPARK)
+		return r;
 	if (!sig_ready(p)) {
 		sig_setmask(p, p->saved_mask);
 		p->saved_mask_valid = 0;
@@ -409,26 +422,33 @@ long sys_kill(struct proc *p, const uint64_t *a)
 	return pid > 0 ? kill_child(p, pid, sig) : -ESRCH;
 }
 
+/* sig to thread tid of the program: the caller, or another thread, which
+ * takes it when it runs next. */
+static long send_thread(struct proc *p, int tid, int sig)
+{
+	if (sig < 0 || sig > NSIG_KERNEL)
+		return -EINVAL;
+	if (tid == p->tid)
+		return send_self(p, sig, SI_TKILL);
+	return thread_kill(p, tid, sig);
+}
+
 long sys_tkill(struct proc *p, const uint64_t *a)
 {
-	int tid = argint(a[0]), sig = argint(a[1]);
+	int tid = argint(a[0]);
 
-	if (tid <= 0)
-		return -EINVAL;
-	if (tid != p->pid)
-		return sig < 0 || sig > NSIG_KERNEL ? -EINVAL : -ESRCH;
-	return send_self(p, sig, SI_TKILL);
+	return tid <= 0 ? -EINVAL : send_thread(p, tid, argint(a[1]));
 }
 
 long sys_tgkill(struct proc *p, const uint64_t *a)
 {
-	int tgid = argint(a[0]), tid = argint(a[1]), sig = argint(a[2]);
+	int tgid = argint(a[0]), tid = argint(a[1]);
 
 	if (tgid <= 0 || tid <= 0)
 		return -EINVAL;
-	if (tgid != p->pid || tid != p->pid)
-		return sig < 0 || sig > NSIG_KERNEL ? -EINVAL : -ESRCH;
-	return send_self(p, sig, SI_TKILL);
+	if (tgid != p->pid)
+		return argint(a[2]) < 0 || argint(a[2]) > NSIG_KERNEL ? -EINVAL : -ESRCH;
+	return send_thread(p, tid, argint(a[2]));
 }
 
 /* sigqueue to itself: the caller's siginfo, whose code must say it came

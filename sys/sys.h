@@ -42,11 +42,87 @@ struct exec_request {
 	char exe[4096];         /* its absolute path, for /proc/self/exe */
 };
 
+/*
+ * Threads.  A process's threads take turns on its one vCPU: the monitor
+ * switches between them during exits (docs/design.md says why one vCPU).
+ * The running thread's own state is in struct proc's fields (tid,
+ * sigmask, fs_base...), so every handler serves "the caller" unchanged;
+ * the others' is in their struct thread until they run again.
+ *
+ * In a process with more than one thread, a call that would block parks
+ * the caller instead: the handler records why in its struct park and
+ * returns -EPARK, and the monitor runs another thread.  The call is made
+ * again when what it waits for may have come (or its result is known: a
+ * futex wake, a timeout, a signal).
+ */
+#define PROC_MAX_THREADS 256
+#define EPARK 4095              /* internal: never reaches the program */
+#define PARK_MAX_FDS 16
+
+enum park_kind {
+	PARK_FDS,               /* ready descriptors, or the deadline */
+	PARK_FUTEX,             /* a wake on a futex word, or the deadline */
+	PARK_SLEEP,             /* the deadline */
+	PARK_SIGNAL,            /* a signal: a handler to run, or one in want */
+	PARK_YIELD,             /* nothing: others run first */
+	PARK_RECHECK,           /* unknown: the call is made again now and then */
+};
+
+struct park {
+	int kind;
+	int nfds;               /* fds[] to watch; -1: too many, look again often */
+	struct { int fd; short events, revents; } fds[PARK_MAX_FDS]; /* host pollfds */
+	uint64_t futex;         /* PARK_FUTEX: the word's address and bitset */
+	uint32_t bitset;
+	uint64_t want;          /* PARK_SIGNAL: signals that end it besides handlers */
+	int64_t deadline;       /* CLOCK_MONOTONIC ns; 0: none */
+	int64_t recheck_at;     /* PARK_RECHECK, or nfds -1: look again then */
+	uint64_t order;         /* futex waiters wake oldest first */
+	uint64_t nr, arg[6];    /* the call, made again when the wait ends */
+};
+
+/* How a thread that is not running goes on. */
+enum resume {
+	RESUME_CONTEXT,         /* it was preempted: its registers as they were */
+	RESUME_RESULT,          /* its syscall returns result */
+	RESUME_AGAIN,           /* its syscall is made again */
+	RESUME_EXPIRED,         /* the same, its wait over: the call must not wait */
+};
+
+enum thread_state { T_FREE, T_RUNNING, T_READY, T_PARKED };
+
+struct thread {
+	int state;
+	int resume;
+	long result;
+	pid_t tid;
+	uint64_t tpending;      /* signals sent to this thread (tkill, tgkill) */
+	struct park park;
+	/* The per-thread fields of struct proc while another thread runs. */
+	uint64_t sigmask, saved_mask;
+	int saved_mask_valid;
+	uint64_t tid_address, robust_list, robust_len, fs_base, gs_base;
+	struct { uint64_t sp, size; int flags; } altstack;
+};
+
+struct threads {
+	int n;                  /* live threads */
+	int cur;                /* the running one */
+	int born;               /* a thread clone just made, for the monitor, or -1 */
+	int died;               /* the running thread just ended */
+	int again;              /* a parked call is being made again */
+	int expired;            /* ... and is past its deadline: must not wait */
+	uint64_t seq;           /* tids handed out, and parks */
+	struct thread t[PROC_MAX_THREADS];
+};
+
 struct proc {
 	struct mm *mm;
 	struct proc_fd fd[PROC_MAX_FDS];
 	int cwd;                /* host descriptor of the working directory */
 	pid_t pid, ppid;        /* what getpid/getppid report */
+	pid_t tid;              /* the running thread's (pid for the first) */
+	struct threads *threads; /* NULL until the first thread clone */
 	pid_t pgid, sid;        /* the launcher's process group and session */
 	uid_t uid, euid;
 	gid_t gid, egid;
@@ -164,6 +240,24 @@ void proc_exec(struct proc *p, struct mm *mm);
 void exec_request_free(struct exec_request *x);
 /* Whether pid is a child the program made. */
 int proc_is_child(struct proc *p, int pid);
+
+/* Threads (sys/thread.c), for the monitor. */
+/* The running thread could not go on (it parked, or ended): picks the
+ * next one and makes it the running one, waiting for one to be ready if
+ * need be.  Returns its index; its struct thread says how it resumes.
+ * -1 if the program ended meanwhile (a signal's default action). */
+int thread_next(struct proc *p);
+/* The running thread parks (sys_call returned -EPARK) or, preempted,
+ * stays ready (resume RESUME_CONTEXT): its fields are saved. */
+void thread_park(struct proc *p);
+void thread_preempted(struct proc *p);
+/* Makes the call of a thread that resumes with RESUME_AGAIN or
+ * RESUME_EXPIRED: its result, or -EPARK if it parked again. */
+long thread_call_again(struct proc *p);
+/* Whether another thread is ready (or parked with a wait that is over). */
+int thread_others_ready(struct proc *p);
+/* Only the running thread goes on: after fork (in the child) and execve. */
+void thread_only_me(struct proc *p);
 
 /* The name of syscall nr, or NULL. */
 const char *sys_name(uint64_t nr);

@@ -242,7 +242,7 @@ static const struct syscall table[NSYS] = {
 	[210] = { "io_cancel" },
 	[211] = { "get_thread_area" },
 	[212] = { "lookup_dcookie" },
-	[213] = { "epoll_create" },
+	[213] = { "epoll_create", { sys_epoll_create, { K_INT }, K_LONG } },
 	[214] = { "epoll_ctl_old" },
 	[215] = { "epoll_wait_old" },
 	[216] = { "remap_file_pages" },
@@ -261,8 +261,8 @@ static const struct syscall table[NSYS] = {
 	[229] = { "clock_getres", { sys_clock_getres, { K_INT, K_PTR }, K_LONG } },
 	[230] = { "clock_nanosleep", { sys_clock_nanosleep, { K_INT, K_HEX, K_PTR, K_PTR }, K_LONG } },
 	[231] = { "exit_group", { sys_exit_group, { K_INT }, K_NONE } },
-	[232] = { "epoll_wait" },
-	[233] = { "epoll_ctl" },
+	[232] = { "epoll_wait", { sys_epoll_wait, { K_INT, K_PTR, K_INT, K_INT }, K_LONG } },
+	[233] = { "epoll_ctl", { sys_epoll_ctl, { K_INT, K_INT, K_INT, K_PTR }, K_LONG } },
 	[234] = { "tgkill", { sys_tgkill, { K_INT, K_INT, K_INT }, K_LONG } },
 	[235] = { "utimes" },
 	[236] = { "vserver" },
@@ -310,17 +310,17 @@ static const struct syscall table[NSYS] = {
 	[278] = { "vmsplice" },
 	[279] = { "move_pages" },
 	[280] = { "utimensat", { sys_utimensat, { K_DIRFD, K_STR, K_PTR, K_HEX }, K_LONG } },
-	[281] = { "epoll_pwait" },
+	[281] = { "epoll_pwait", { sys_epoll_pwait, { K_INT, K_PTR, K_INT, K_INT, K_PTR, K_ULONG }, K_LONG } },
 	[282] = { "signalfd" },
 	[283] = { "timerfd_create" },
-	[284] = { "eventfd" },
+	[284] = { "eventfd", { sys_eventfd, { K_ULONG }, K_LONG } },
 	[285] = { "fallocate", { sys_fallocate, { K_INT, K_HEX, K_LONG, K_LONG }, K_LONG } },
 	[286] = { "timerfd_settime" },
 	[287] = { "timerfd_gettime" },
 	[288] = { "accept4", { sys_accept4, { K_INT, K_PTR, K_PTR, K_HEX }, K_LONG } },
 	[289] = { "signalfd4" },
-	[290] = { "eventfd2" },
-	[291] = { "epoll_create1" },
+	[290] = { "eventfd2", { sys_eventfd2, { K_ULONG, K_HEX }, K_LONG } },
+	[291] = { "epoll_create1", { sys_epoll_create1, { K_HEX }, K_LONG } },
 	[292] = { "dup3", { sys_dup3, { K_INT, K_INT, K_HEX }, K_LONG } },
 	[293] = { "pipe2", { sys_pipe2, { K_PTR, K_HEX }, K_LONG } },
 	[294] = { "inotify_init1" },
@@ -652,6 +652,10 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	int len = 0;
 	long r;
 
+	/* In a process with several threads, a call that would block on
+	 * its descriptor parks the thread; the monitor makes it again. */
+	if (thread_many(p) && thread_probe(p, nr, arg))
+		goto parked;
 	p->nforwarded++;
 	if (p->trace)
 		len = trace_begin(p, s ? s->name : NULL, nr, e, arg, line, sizeof line);
@@ -666,6 +670,8 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 		p->nunknown++;
 		r = -ENOSYS;
 	}
+	if (r == -EPARK)
+		goto parked;
 	/* Linux sends SIGPIPE with every EPIPE from a broken pipe; the host
 	 * sent it to the launcher, which ignores it. */
 	if (r == -EPIPE && !p->exited && !p->no_sigpipe)
@@ -679,4 +685,8 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	if (p->trace)
 		trace_end(p, e, r, line, len, sizeof line);
 	return r;
+parked:
+	p->threads->t[p->threads->cur].park.nr = nr;
+	memcpy(p->threads->t[p->threads->cur].park.arg, arg, sizeof p->threads->t[0].park.arg);
+	return -EPARK;
 }

@@ -99,6 +99,7 @@
 #define MB_GTRACE       0x90    /* { u64 nr; u64 ret; } [32]: the last calls
 				   answered in the guest, at guest_calls - 1 */
 #define MB_GTRACE_N     32
+#define MB_VV_TID       0x290   /* u64: the running thread's id */
 
 /* ---- The kernel control block (GPA_KCB, supervisor only) ------------ */
 
@@ -170,6 +171,7 @@ struct mailbox {
 	uint32_t trace;
 	uint32_t pad;
 	struct { uint64_t nr, ret; } gtrace[MB_GTRACE_N];
+	uint64_t vv_tid;
 };
 
 struct kcb {
@@ -193,6 +195,7 @@ _Static_assert(__builtin_offsetof(struct mailbox, vv_ppid) == MB_VV_PPID, "abi")
 _Static_assert(__builtin_offsetof(struct mailbox, guest_calls) == MB_GUEST_CALLS, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, trace) == MB_TRACE, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, gtrace) == MB_GTRACE, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, vv_tid) == MB_VV_TID, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
