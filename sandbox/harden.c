@@ -73,6 +73,11 @@ static const int allowed[] = {
 	SYS_syncfs, SYS_renameat2, SYS_copy_file_range, SYS_preadv2,
 	SYS_pwritev2, SYS_statx, SYS_faccessat2,
 
+	/* Readiness: the program's poll, epoll and eventfd on its own
+	 * descriptors, and the thread scheduler's look at what a parked
+	 * thread waits for (sys/thread.c). */
+	SYS_poll, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_pwait, SYS_eventfd2,
+
 	/* Sockets: the policy decides what the program may have; with a
 	 * network namespace of its own there is nothing to reach. */
 	SYS_socket, SYS_connect, SYS_accept, SYS_sendto, SYS_recvfrom,

@@ -146,10 +146,12 @@ expect inspect-missing 1 'nothere.dz: No such file' "$DR" inspect "$T/nothere.dz
 # Round trips: real programs run from an image print what they print
 # natively on the same files (paths relative to the image's root, which
 # is the native run's working directory).  The ENTRYPOINT is busybox;
-# its applet `env` execs lua and sqlite3 inside the image.
+# its applet `env` execs lua, sqlite3, the pthread test program and gojq
+# (Go: threads, futexes, signals, epoll) inside the image.
 rt=$T/roundtrip
 mkdir -p "$rt/bin" "$rt/app" "$rt/data"
-cp "$B/progs/lua" "$B/progs/sqlite3" "$B/progs/busybox" "$rt/bin/"
+cp "$B/progs/lua" "$B/progs/sqlite3" "$B/progs/busybox" "$B/progs/gojq" "$rt/bin/"
+musl-gcc -static -O2 -o "$rt/bin/pthreads" tests/progs/pthreads.c
 cp images/examples/wordfreq/wordfreq.lua "$rt/app/"
 cp images/examples/planets/planets.csv "$rt/data/"
 for i in 1 2 3 4; do cat README.md docs/*.md; done > "$rt/data/text"
@@ -180,6 +182,8 @@ roundtrip roundtrip-sqlite3 env bin/sqlite3 :memory: '.import --csv data/planets
 roundtrip roundtrip-busybox sha256sum data/planets.csv data/text app/wordfreq.lua
 roundtrip roundtrip-awk awk '{ n += NF } END { print n, NR }' data/text
 roundtrip roundtrip-status grep -c nosuchword data/text
+roundtrip roundtrip-pthreads env bin/pthreads
+roundtrip roundtrip-gojq env bin/gojq -c '[splits(" +")] | map(select(length > 3)) | group_by(.) | map([.[0], length]) | sort_by(-.[1]) | .[:5]' -R data/text
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
