@@ -20,6 +20,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -912,6 +913,122 @@ static void test_threads(void)
 	check(v[0] == 0x5000 && v[1] == 24, "get_robust_list reads back");
 }
 
+/* The monitor's part of a thread switch, without a vCPU: the running
+ * thread parks, and the next one the scheduler picks runs. */
+static int park_and_next(void)
+{
+	thread_park(&P);
+	return thread_next(&P);
+}
+
+#define THREAD (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | \
+		CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+
+static void test_thread_table(void)
+{
+	uint64_t b = galloc(64);
+	uint32_t *word = H(b), *ctid = H(b + 8), *ptid = H(b + 16);
+	struct thread *t;
+	int pfd[2], i;
+	long t1, t2;
+
+	EQ(SC(SYS_clone, CLONE_THREAD | CLONE_VM, 0x1000), -EINVAL);   /* no CLONE_SIGHAND */
+	EQ(SC(SYS_clone, THREAD | CLONE_NEWNS, 0x1000), -EINVAL);
+	check(!P.threads, "a refused thread clone makes no thread table");
+	t1 = SC(SYS_clone, THREAD, 0x1000, b + 16, b + 8, 0x7000);
+	check(t1 >= 0x400000 && t1 < 0x40000000 && *ptid == (uint32_t)t1,
+	      "a thread's tid is past pid_max and written at ptid (%ld)", t1);
+	check(P.threads && P.threads->n == 2 && P.threads->born == 1 &&
+	      P.threads->t[1].park.arg[1] == 0x1000, "the new thread is recorded with its stack");
+	P.threads->born = -1;
+	EQ(SC(SYS_gettid), P.pid);
+
+	/* A futex wait parks the caller; the new thread runs, with its TLS. */
+	*word = 5;
+	EQ(SC(SYS_futex, b, 128 /* WAIT_PRIVATE */, 5, 0), -EPARK);
+	i = park_and_next();
+	check(i == 1 && P.tid == t1 && P.fs_base == 0x7000 && P.tid_address == b + 8,
+	      "the new thread runs next, with its tid, TLS and clear-tid word");
+	EQ(SC(SYS_gettid), t1);
+	EQ(SC(SYS_futex, b, 128 + 1 /* WAKE_PRIVATE */, 9), 1);
+	/* tgkill of the other thread: it takes the signal when it runs. */
+	P.sigact[SIGUSR1 - 1].handler = 0x1234;
+	EQ(SC(SYS_tgkill, P.pid, P.pid, SIGUSR1), 0);
+	check(!(P.sigpending & (1ULL << (SIGUSR1 - 1))), "a signal for another thread is not the caller's");
+	EQ(SC(SYS_tgkill, P.pid, 12345, SIGUSR1), -ESRCH);
+	EQ(SC(SYS_tgkill, 1, t1, SIGUSR1), -ESRCH);
+
+	/* The thread ends: its tid word is cleared and the process lives on. */
+	*ctid = (uint32_t)t1;
+	EQ(SC(SYS_exit, 7), 0);
+	check(!P.exited && P.threads->died && P.threads->n == 1 && *ctid == 0,
+	      "a thread's exit clears its tid word; the process lives on");
+	P.threads->died = 0;
+	i = thread_next(&P);
+	t = &P.threads->t[0];
+	check(i == 0 && t->resume == RESUME_RESULT && t->result == 0 && P.tid == P.pid,
+	      "the woken waiter resumes with 0");
+	check(P.sigpending & (1ULL << (SIGUSR1 - 1)), "and takes the signal sent to it");
+	P.sigpending = 0;
+	P.sigact[SIGUSR1 - 1].handler = 0;
+
+	/* Two more: futex waiters wake oldest first; a requeue moves them. */
+	t1 = SC(SYS_clone, THREAD, 0x2000, b + 16, b + 8, 0);
+	t2 = SC(SYS_clone, THREAD, 0x3000, b + 16, b + 8, 0);
+	check(t1 > 0 && t2 > 0 && t1 != t2 && P.threads->n == 3, "two more threads, distinct tids");
+	*word = 1;
+	EQ(SC(SYS_futex, b, 0, 1, 0), -EPARK);
+	i = park_and_next();
+	check(i == 1 && P.tid == t1, "the next thread runs (%d)", i);
+	EQ(SC(SYS_futex, b, 0, 1, 0), -EPARK);
+	i = park_and_next();
+	check(i == 2 && P.tid == t2, "and the next (%d)", i);
+	EQ(SC(SYS_futex, b, 4 /* CMP_REQUEUE */, 1, 5, b + 4, 2), -EAGAIN);
+	EQ(SC(SYS_futex, b, 4 /* CMP_REQUEUE */, 1, 5, b + 4, 1), 2);
+	check(P.threads->t[0].state == T_READY && P.threads->t[1].state == T_PARKED &&
+	      P.threads->t[1].park.futex == b + 4, "requeue woke the oldest and moved the other");
+	EQ(SC(SYS_futex, b + 4, 1, 1), 1);
+
+	/* A read of an empty pipe parks; a write makes it go again. */
+	EQ(SC(SYS_pipe2, b + 24, 0), 0);
+	memcpy(pfd, H(b + 24), sizeof pfd);
+	EQ(SC(SYS_read, pfd[0], b + 40, 8), -EPARK);
+	i = park_and_next();
+	check(i == 0 && P.threads->t[0].resume == RESUME_RESULT, "the woken thread runs (%d)", i);
+	check(P.threads->t[2].park.nr == SYS_read && P.threads->t[2].park.kind == PARK_FDS,
+	      "the reader waits on its descriptor");
+	EQ(SC(SYS_write, pfd[1], b, 3), 3);
+	/* A sleep parks until its deadline. */
+	*(struct timespec *)H(b + 48) = (struct timespec){ 0, 1000000 };
+	EQ(SC(SYS_nanosleep, b + 48, 0), -EPARK);
+	i = park_and_next();
+	check(i == 1, "the requeued thread runs (%d)", i);
+	EQ(SC(SYS_sched_yield), -EPARK);
+	i = park_and_next();
+	check(i == 2 && P.threads->t[2].resume == RESUME_AGAIN, "the reader goes again (%d)", i);
+	EQ(thread_call_again(&P), 3);
+	/* A poll that times out: its call made again must not wait. */
+	*(struct pollfd *)H(b + 40) = (struct pollfd){ pfd[0], POLLIN, 0 };
+	EQ(SC(SYS_poll, b + 40, 1, 2), -EPARK);
+	usleep(3000);   /* past the sleep's deadline and the poll's */
+	i = park_and_next();
+	check(i == 0 && P.threads->t[0].resume == RESUME_RESULT, "the sleeper wakes at its deadline (%d)", i);
+	EQ(SC(SYS_exit, 0), 0);
+	P.threads->died = 0;
+	i = thread_next(&P);
+	check(i == 1 && P.threads->t[1].resume == RESUME_RESULT, "the yielder goes on (%d)", i);
+	EQ(SC(SYS_exit, 0), 0);
+	P.threads->died = 0;
+	i = thread_next(&P);
+	check(i == 2 && P.threads->t[2].resume == RESUME_EXPIRED, "the poll's deadline passes (%d)", i);
+	EQ(thread_call_again(&P), 0);
+	SC(SYS_close, pfd[0]);
+	SC(SYS_close, pfd[1]);
+	thread_only_me(&P);
+	P.tid = P.pid;
+	check(!P.threads, "back to one thread");
+}
+
 /* ---- Policy, limits, prctl ---------------------------------------------- */
 
 /* Reads what fd holds now, nonblocking, into buf (NUL-terminated). */
@@ -1133,6 +1250,7 @@ int main(void)
 	test_process();
 	test_signals();
 	test_threads();
+	test_thread_table();
 	test_policy_gate();
 	test_output_limit();
 	test_prctl();
