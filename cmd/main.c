@@ -39,6 +39,7 @@ void print_usage(FILE *f)
 	      "  --allow PROMISE,...   add promises to the policy (exec: enforce just these)\n"
 	      "  --memory SIZE         guest memory and its limit, e.g. 512M (default 1G)\n"
 	      "  --timeout TIME        wall-clock limit, e.g. 30s, 500ms, 2m; status 124\n"
+	      "  --limit NAME=VALUE    any LIMIT of a Dunefile: cpu, nofile, fsize, output, procs\n"
 	      "  --status-json FILE    write how the run ended, with its figures\n"
 	      "  --audit FILE          write each denied syscall as a JSON line\n"
 	      "  --trace               print every syscall, strace style, on stderr\n"

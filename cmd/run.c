@@ -161,6 +161,11 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 		} else if ((v = value_of(argc, argv, &i, "--timeout"))) {
 			if (parse_limit(&c->extra, "time", v) < 0)
 				return -1;
+		} else if ((v = value_of(argc, argv, &i, "--limit"))) {
+			if (policy_parse_limit(&c->extra, v, err) < 0)
+				return bad("--limit %s: %s", v, err);
+			if (c->extra.limit[LIMIT_MEMORY] && c->extra.limit[LIMIT_MEMORY] < MIN_MEM)
+				return bad("--limit %s: at least 32M is needed", v);
 		} else if ((v = value_of(argc, argv, &i, "--allow"))) {
 			for (char *q = v; (q = strchr(q, ',')); )
 				*q = ' ';

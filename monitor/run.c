@@ -395,6 +395,12 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 		vc->mbox->ret = -ENOMEM;
 		return RUN_CONTINUE;
 	}
+	int slot = procs_reserve(vc);
+	if (slot < 0) {
+		vc->mbox->ret = -EAGAIN;
+		free(st);
+		return RUN_CONTINUE;
+	}
 	service_stop(vc);
 	if (kvm_vm_save(&vc->vm, st) < 0) {
 		free(st);
@@ -402,9 +408,14 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 	}
 	fflush(NULL);
 	pid = fork();
-	if (pid == 0 && become_child(vc, st, &f, parent) < 0) {
-		fprintf(stderr, "dunerun: fork: cannot start the child's VM: %s\n", vc->vm.err);
-		_exit(125);
+	procs_set(vc, slot, pid < 0 ? 0 : pid ? pid : getpid());
+	if (pid == 0) {
+		vc->proc_slot = slot;
+		if (become_child(vc, st, &f, parent) < 0) {
+			fprintf(stderr, "dunerun: fork: cannot start the child's VM: %s\n", vc->vm.err);
+			procs_leave(vc);
+			_exit(125);
+		}
 	}
 	if (pid < 0) {
 		vc->mbox->ret = -errno;
@@ -564,6 +575,7 @@ struct vmctx *monitor_open(const struct run_options *opt)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &vc->started);
 	vc->opt = opt;
+	vc->proc_slot = -1;
 	pthread_mutex_init(&vc->lock, NULL);
 	if (kvm_vm_open(&vc->vm) < 0) {
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
@@ -590,6 +602,7 @@ static void apply_limits(struct vmctx *vc)
 	p->policy = vc->opt->enforce ? pol : NULL;
 	/* A hardened launcher may not make processes (its seccomp filter). */
 	p->can_fork = !vc->opt->harden;
+	p->deterministic = vc->opt->deterministic;
 	p->procfd = vc->opt->procfd;
 	p->audit_fd = vc->opt->audit_fd;
 	if (!pol)
@@ -626,6 +639,10 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 	vc->proc.trace = opt->trace;
 	vc->proc.trace_fd = 2;
 	apply_limits(vc);
+	if (procs_open(vc) < 0) {
+		fprintf(stderr, "dunerun: cannot map the process table\n");
+		goto out_proc;
+	}
 	publish_identity(vc);
 	inject_faults(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
@@ -658,6 +675,7 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 			(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
 			(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls);
 out_proc:
+	procs_leave(vc);
 	proc_release(&vc->proc);
 out:
 	if (!vc->ran)

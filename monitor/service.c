@@ -120,6 +120,28 @@ int serve_request(struct vmctx *vc)
 	return signal_return(vc) < 0 ? -1 : 1;
 }
 
+/* Serves a request the guest is spinning for.  One that may wait stops
+ * the spin first (polling clear sends the guest to the exit path, where
+ * the vCPU thread sleeps until the answer): a guest spinning through a
+ * long wait would take a core from everything else, the process at the
+ * other end of its pipe included. */
+static long serve_polled(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
+{
+	struct mailbox *mb = vc->mbox;
+	int blocks, polling = __atomic_load_n(&mb->polling, __ATOMIC_RELAXED);
+	long ret;
+
+	pthread_mutex_lock(&vc->lock);
+	blocks = sys_may_block(&vc->proc, nr, arg);
+	pthread_mutex_unlock(&vc->lock);
+	if (blocks)
+		__atomic_store_n(&mb->polling, 0, __ATOMIC_SEQ_CST);
+	ret = serve(vc, nr, arg);
+	if (blocks)
+		__atomic_store_n(&mb->polling, polling, __ATOMIC_SEQ_CST);
+	return ret;
+}
+
 /* Takes a posted request: only one thread may serve it. */
 static int take(struct mailbox *mb, uint32_t from)
 {
@@ -139,7 +161,7 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 		uint64_t nr = copy_request(mb, arg);
 		/* A call that parks its thread needs the vCPU thread too,
 		 * to run another. */
-		if (needs_vcpu(nr) || serve(vc, nr, arg) == -EPARK)
+		if (needs_vcpu(nr) || serve_polled(vc, nr, arg) == -EPARK)
 			__atomic_store_n(&mb->state, MB_BOUNCE, __ATOMIC_RELEASE);
 		else
 			vc->nserved_polling++;

@@ -133,6 +133,8 @@ int thread_after_syscall(struct vmctx *vc, int parked)
 	struct threads *ts = vc->proc.threads;
 	struct uctx u;
 
+	if (ts->born < 0 && !ts->died && !parked)
+		return 0;
 	if (syscall_uctx(vc, &u) < 0)
 		return -1;
 	if (ts->born >= 0 && born(vc, &u) < 0)

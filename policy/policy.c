@@ -19,6 +19,7 @@ static const struct {
 	[LIMIT_NOFILE] = { "nofile", U_COUNT, LIMIT_NOFILE_MAX },
 	[LIMIT_FSIZE] = { "fsize", U_SIZE, LIMIT_SIZE_MAX },
 	[LIMIT_OUTPUT] = { "output", U_SIZE, LIMIT_SIZE_MAX },
+	[LIMIT_PROCS] = { "procs", U_COUNT, LIMIT_PROCS_MAX },
 };
 
 static const char *const on_deny_names[] = { "eperm", "kill" };
@@ -150,7 +151,7 @@ int policy_parse_limit(struct policy *p, const char *s,
 	if (l == NLIMIT) {
 		quote(q, sizeof q, s, eq - s);
 		snprintf(err, POLICY_ERRLEN, "unknown limit '%s' (known: memory "
-			 "time cpu nofile fsize output)", q);
+			 "time cpu nofile fsize output procs)", q);
 		return -1;
 	}
 	v = eq + 1;

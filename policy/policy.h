@@ -43,6 +43,7 @@ enum limit {
 	LIMIT_NOFILE,		/* open descriptors */
 	LIMIT_FSIZE,		/* bytes: largest file the program may write */
 	LIMIT_OUTPUT,		/* bytes written to stdout and stderr together */
+	LIMIT_PROCS,		/* processes of the run alive at once */
 	NLIMIT
 };
 
@@ -67,6 +68,7 @@ struct policy {
 #define LIMIT_SIZE_MAX   (1ULL << 50)		/* 1 PiB */
 #define LIMIT_TIME_MAX   (366ULL * 24 * 3600 * 1000)	/* a year, in ms */
 #define LIMIT_NOFILE_MAX (1ULL << 20)
+#define LIMIT_PROCS_MAX  4096
 
 /* An empty policy: no promises, no limits, on-deny eperm. */
 void policy_init(struct policy *p);

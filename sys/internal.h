@@ -99,10 +99,10 @@ long park_recheck(struct proc *p);
 long park_yield(struct proc *p);
 /* Whether the call is being made again past its deadline: it must not wait. */
 int park_expired(struct proc *p);
-/* A deadline on CLOCK_MONOTONIC, in ns: rel from now, or the absolute
- * time abs on clock c. */
-int64_t mono_deadline(const struct timespec *rel);
-int64_t mono_deadline_at(clockid_t c, const struct timespec *abs);
+/* A parked wait's deadline, in ns on the scheduler's clock (sys.h): rel
+ * from now, or the absolute time abs on clock c.  Never 0 (no deadline). */
+int64_t deadline_after(struct proc *p, const struct timespec *rel);
+int64_t deadline_at(struct proc *p, clockid_t c, const struct timespec *abs);
 /* Before a call: if it would block on its descriptor, parks (1). */
 int thread_probe(struct proc *p, uint64_t nr, const uint64_t *a);
 long thread_clone(struct proc *p, uint64_t flags, uint64_t stack, uint64_t ptid,

@@ -143,13 +143,14 @@ long sys_get_robust_list(struct proc *p, const uint64_t *a)
 /* A futex wait's timeout as a CLOCK_MONOTONIC deadline in ns (0: none):
  * FUTEX_WAIT's is relative, FUTEX_WAIT_BITSET's absolute on the clock its
  * flag names. */
-static int64_t futex_deadline(int cmd, int op, const uint64_t *a, const struct timespec *t)
+static int64_t futex_deadline(struct proc *p, int cmd, int op, const uint64_t *a,
+			      const struct timespec *t)
 {
 	if (!a[3])
 		return 0;
 	if (cmd == FUTEX_WAIT_BITSET)
-		return mono_deadline_at(op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, t);
-	return mono_deadline(t);
+		return deadline_at(p, op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC, t);
+	return deadline_after(p, t);
 }
 
 /*
@@ -190,7 +191,7 @@ long sys_futex(struct proc *p, const uint64_t *a)
 	if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET)
 		return p->threads ? thread_futex(p, cmd, a, 0) : 0;
 	if (p->threads)
-		return thread_futex(p, cmd, a, futex_deadline(cmd, op, a, &t));
+		return thread_futex(p, cmd, a, futex_deadline(p, cmd, op, a, &t));
 	if (!a[3]) {
 		for (;;)
 			pause();
@@ -495,7 +496,7 @@ long sys_nanosleep(struct proc *p, const uint64_t *a)
 	if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000L)
 		return -EINVAL;
 	if (thread_many(p))
-		return park_sleep(p, mono_deadline(&t));
+		return park_sleep(p, deadline_after(p, &t));
 	while (syscall(SYS_nanosleep, &t, &t) < 0)
 		if (errno != EINTR || interrupted(p))
 			return slept_short(p, a[1], &t);
@@ -508,7 +509,7 @@ static long sleep_parked(struct proc *p, clockid_t c, int flags, const struct ti
 {
 	if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000L)
 		return -EINVAL;
-	return park_sleep(p, flags & TIMER_ABSTIME ? mono_deadline_at(c, t) : mono_deadline(t));
+	return park_sleep(p, flags & TIMER_ABSTIME ? deadline_at(p, c, t) : deadline_after(p, t));
 }
 
 long sys_clock_nanosleep(struct proc *p, const uint64_t *a)

@@ -113,6 +113,7 @@ struct threads {
 	int again;              /* a parked call is being made again */
 	int expired;            /* ... and is past its deadline: must not wait */
 	uint64_t seq;           /* tids handed out, and parks */
+	int64_t vclock;         /* --deterministic: the scheduler's clock, in ns */
 	struct thread t[PROC_MAX_THREADS];
 };
 
@@ -123,6 +124,8 @@ struct proc {
 	pid_t pid, ppid;        /* what getpid/getppid report */
 	pid_t tid;              /* the running thread's (pid for the first) */
 	struct threads *threads; /* NULL until the first thread clone */
+	int deterministic;      /* threads switch in an order that depends on
+				   the program alone (thread.c) */
 	pid_t pgid, sid;        /* the launcher's process group and session */
 	uid_t uid, euid;
 	gid_t gid, egid;
@@ -258,6 +261,10 @@ long thread_call_again(struct proc *p);
 int thread_others_ready(struct proc *p);
 /* Only the running thread goes on: after fork (in the child) and execve. */
 void thread_only_me(struct proc *p);
+
+/* Whether the call may wait (a sleep, a wait, a descriptor that is not
+ * ready): the thread serving it stops polling meanwhile. */
+int sys_may_block(struct proc *p, uint64_t nr, const uint64_t *a);
 
 /* The name of syscall nr, or NULL. */
 const char *sys_name(uint64_t nr);

@@ -686,6 +686,10 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 		trace_end(p, e, r, line, len, sizeof line);
 	return r;
 parked:
+	/* The call's result comes when it is made again or woken. */
+	if (p->trace)
+		dprintf(p->trace_fd, "%s(...) parks thread %d [host]\n",
+			s && s->name ? s->name : "?", (int)p->tid);
 	p->threads->t[p->threads->cur].park.nr = nr;
 	memcpy(p->threads->t[p->threads->cur].park.arg, arg, sizeof p->threads->t[0].park.arg);
 	return -EPARK;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -219,7 +220,7 @@ static int64_t deadline_in(struct proc *p, const struct timespec *rel)
 {
 	if (p->threads->again)
 		return running(p)->park.deadline;
-	return rel ? mono_deadline(rel) : 0;
+	return rel ? deadline_after(p, rel) : 0;
 }
 
 static long park(struct proc *p, int kind, int64_t deadline)
@@ -286,24 +287,38 @@ int park_expired(struct proc *p)
 	return p->threads && p->threads->expired;
 }
 
-/* Both are at least 1 (0 means no deadline) and saturate far out. */
-int64_t mono_deadline(const struct timespec *rel)
+/* Now on the scheduler's clock: CLOCK_MONOTONIC, or under
+ * --deterministic the run's own clock, which moves only while every
+ * thread waits.  Then the order in which sleeps and timeouts end
+ * depends on the program alone, not on how fast the host ran it. */
+static int64_t sched_now(const struct proc *p)
+{
+	return p->deterministic && p->threads ? p->threads->vclock : mono_ns();
+}
+
+/* Deadlines saturate far out. */
+static int64_t deadline_in_ns(struct proc *p, int64_t left)
+{
+	if (left > INT64_MAX / 4)
+		return INT64_MAX / 2;
+	return sched_now(p) + (left > 0 ? left : 0) + 1;
+}
+
+int64_t deadline_after(struct proc *p, const struct timespec *rel)
 {
 	if (rel->tv_sec > INT64_MAX / 4 / NSEC)
 		return INT64_MAX / 2;
-	return mono_ns() + rel->tv_sec * NSEC + rel->tv_nsec + 1;
+	return deadline_in_ns(p, rel->tv_sec * NSEC + rel->tv_nsec);
 }
 
-int64_t mono_deadline_at(clockid_t c, const struct timespec *abs)
+int64_t deadline_at(struct proc *p, clockid_t c, const struct timespec *abs)
 {
 	struct timespec now;
-	int64_t left;
 
 	clock_gettime(c, &now);
 	if (abs->tv_sec - now.tv_sec > INT64_MAX / 4 / NSEC)
 		return INT64_MAX / 2;
-	left = (abs->tv_sec - now.tv_sec) * NSEC + (abs->tv_nsec - now.tv_nsec);
-	return mono_ns() + (left > 0 ? left : 0) + 1;
+	return deadline_in_ns(p, (abs->tv_sec - now.tv_sec) * NSEC + (abs->tv_nsec - now.tv_nsec));
 }
 
 long thread_futex(struct proc *p, int cmd, const uint64_t *a, int64_t deadline)
@@ -346,10 +361,12 @@ static short fd_event(uint64_t nr, const uint64_t *a)
 	return 0;
 }
 
-int thread_probe(struct proc *p, uint64_t nr, const uint64_t *a)
+/* Whether the call would wait for its descriptor a[0]: it is blocking
+ * and not ready (f says for what).  A ready one, or an error the call
+ * will report, does not wait. */
+static int fd_waits(struct proc *p, uint64_t nr, const uint64_t *a, struct pollfd *f)
 {
 	short ev = fd_event(nr, a);
-	struct pollfd f;
 	int h, fl;
 
 	if (!ev || (h = fd_host(p, argint(a[0]))) < 0)
@@ -357,12 +374,41 @@ int thread_probe(struct proc *p, uint64_t nr, const uint64_t *a)
 	fl = fcntl(h, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		return 0;
-	f = (struct pollfd){ h, ev, 0 };
-	/* Ready, or an error the call itself will report. */
-	if (poll(&f, 1, 0) != 0)
+	*f = (struct pollfd){ h, ev, 0 };
+	return poll(f, 1, 0) == 0;
+}
+
+int thread_probe(struct proc *p, uint64_t nr, const uint64_t *a)
+{
+	struct pollfd f;
+
+	if (!fd_waits(p, nr, a, &f))
 		return 0;
 	park_fds(p, &f, 1, NULL);
 	return 1;
+}
+
+int sys_may_block(struct proc *p, uint64_t nr, const uint64_t *a)
+{
+	struct pollfd f;
+
+	switch (nr) {
+	case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_pause: case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait: case SYS_ppoll: case SYS_select: case SYS_pselect6:
+	case SYS_connect:
+		return 1;
+	case SYS_poll:
+		return argint(a[2]) != 0;
+	case SYS_epoll_wait: case SYS_epoll_pwait:
+		return argint(a[3]) != 0;
+	case SYS_futex:                 /* WAIT, WAIT_BITSET */
+		return (argint(a[1]) & 127) == 0 || (argint(a[1]) & 127) == 9;
+	case SYS_wait4:
+		return !(argint(a[2]) & WNOHANG);
+	case SYS_waitid:
+		return !(argint(a[3]) & WNOHANG);
+	}
+	return fd_waits(p, nr, a, &f);
 }
 
 /* --- signals to one thread --- */
@@ -395,8 +441,11 @@ void thread_exit(struct proc *p)
 
 /* --- scheduling --- */
 
-/* How parked thread t goes on now, or -1 if it still waits. */
-static int due(const struct proc *p, const struct thread *t, int64_t now, long *result)
+/* How parked thread t goes on now, or -1 if it still waits.  now is
+ * CLOCK_MONOTONIC (for rechecks); vnow the scheduler's clock (for
+ * deadlines), or -1 to leave deadlines out. */
+static int due(const struct proc *p, const struct thread *t, int64_t now, int64_t vnow,
+	       long *result)
 {
 	const struct park *k = &t->park;
 	uint64_t sigs = p->sigpending | t->tpending;
@@ -410,7 +459,7 @@ static int due(const struct proc *p, const struct thread *t, int64_t now, long *
 		*result = -EINTR;
 		return RESUME_RESULT;
 	}
-	if (k->deadline && now >= k->deadline) {
+	if (vnow >= 0 && k->deadline && vnow >= k->deadline) {
 		if (k->kind == PARK_FUTEX)
 			*result = -ETIMEDOUT;
 		return k->kind == PARK_FUTEX || k->kind == PARK_SLEEP ? RESUME_RESULT : RESUME_EXPIRED;
@@ -421,6 +470,20 @@ static int due(const struct proc *p, const struct thread *t, int64_t now, long *
 	    poll((struct pollfd *)k->fds, (nfds_t)k->nfds, 0) > 0)
 		return RESUME_AGAIN;
 	return -1;
+}
+
+/* Whether thread i can run now; if so, sets how it goes on. */
+static int runnable(struct proc *p, int i, int64_t now, int64_t vnow)
+{
+	struct thread *t = &p->threads->t[i];
+	int how;
+
+	if (t->state == T_READY)
+		return 1;
+	if (t->state != T_PARKED || (how = due(p, t, now, vnow, &t->result)) < 0)
+		return 0;
+	t->resume = how;
+	return 1;
 }
 
 static void switch_to(struct proc *p, int i)
@@ -437,21 +500,37 @@ static void switch_to(struct proc *p, int i)
 			sig_send(p, sig, SI_TKILL);
 }
 
-/* Nothing can run: sleeps until a watched descriptor is ready, the
- * nearest deadline, or a signal for the program (its kick).  SIG_KICK is
- * let through only inside ppoll, so a kick just before is not lost. */
-static void wait_for_any(struct proc *p, int64_t now)
+/* The parked thread with the earliest deadline (the lowest index of
+ * equals), or -1. */
+static int earliest(const struct proc *p)
+{
+	int best = -1;
+
+	for (int i = 0; i < PROC_MAX_THREADS; i++) {
+		const struct thread *t = &p->threads->t[i];
+		if (t->state == T_PARKED && t->park.deadline &&
+		    (best < 0 || t->park.deadline < p->threads->t[best].park.deadline))
+			best = i;
+	}
+	return best;
+}
+
+/* Nothing can run: sleeps until a watched descriptor is ready, a parked
+ * wait's time is up, at most max ns (-1: no bound), or a signal for the
+ * program comes (its kick).  SIG_KICK is let through only inside ppoll,
+ * so a kick just before is not lost.  Returns the ns it slept. */
+static int64_t wait_for_any(struct proc *p, int64_t now, int64_t max)
 {
 	struct pollfd f[256];
 	nfds_t n = 0;
-	int64_t until = INT64_MAX;
+	int64_t until = max >= 0 ? now + max : INT64_MAX;
 	sigset_t kick, old, during;
 
 	for (int i = 0; i < PROC_MAX_THREADS; i++) {
 		const struct park *k = &p->threads->t[i].park;
 		if (p->threads->t[i].state != T_PARKED)
 			continue;
-		if (k->deadline && k->deadline < until)
+		if (!p->deterministic && k->deadline && k->deadline < until)
 			until = k->deadline;
 		if (k->recheck_at && k->recheck_at < until)
 			until = k->recheck_at;
@@ -479,35 +558,70 @@ static void wait_for_any(struct proc *p, int64_t now)
 	if (!__atomic_load_n(&p->host_pending, __ATOMIC_ACQUIRE))
 		ppoll(f, n, tp, &during);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return mono_ns() - now;
 }
 
-int thread_next(struct proc *p)
+/* Round robin from the thread after the current one; the current one
+ * (which just parked, or was preempted) comes last. */
+static int next_ordinary(struct proc *p)
 {
-	struct threads *ts = p->threads;
-
 	for (;;) {
 		int64_t now;
 		sig_take_host(p);
 		if (p->exited)
 			return -1;
 		now = mono_ns();
-		/* Round robin: the thread that stopped comes last. */
 		for (int k = 1; k <= PROC_MAX_THREADS; k++) {
-			int i = (ts->cur + k) % PROC_MAX_THREADS;
-			struct thread *t = &ts->t[i];
-			int how;
-			if (t->state == T_READY) {
-				switch_to(p, i);
+			int i = (p->threads->cur + k) % PROC_MAX_THREADS;
+			if (runnable(p, i, now, now))
 				return i;
-			}
-			if (t->state != T_PARKED || (how = due(p, t, now, &t->result)) < 0)
-				continue;
-			t->resume = how;
-			switch_to(p, i);
-			return i;
 		}
-		wait_for_any(p, now);
+		wait_for_any(p, now, -1);
 	}
+}
+
+/*
+ * --deterministic: the same round robin over what can run without
+ * looking at a clock (woken futexes, yields, signals, ready pipes);
+ * only when nothing can does the run's clock move, to the earliest
+ * deadline, after that much real time spent waiting.  A thread that
+ * yields or was preempted counts as waiting for that: it runs again
+ * only if no deadline is pending.
+ */
+static int next_deterministic(struct proc *p)
+{
+	struct threads *ts = p->threads;
+
+	for (;;) {
+		int64_t now, e;
+		sig_take_host(p);
+		if (p->exited)
+			return -1;
+		now = mono_ns();
+		for (int k = 1; k < PROC_MAX_THREADS; k++) {
+			int i = (ts->cur + k) % PROC_MAX_THREADS;
+			if (runnable(p, i, now, -1))
+				return i;
+		}
+		if ((e = earliest(p)) >= 0 && ts->vclock >= ts->t[e].park.deadline &&
+		    runnable(p, e, now, ts->vclock))
+			return e;
+		if (e < 0 && runnable(p, ts->cur, now, -1))
+			return ts->cur;
+		int64_t left = e >= 0 ? ts->t[e].park.deadline - ts->vclock : -1;
+		int64_t slept = wait_for_any(p, now, left);
+		if (e >= 0)
+			ts->vclock = slept >= left ? ts->t[e].park.deadline : ts->vclock + slept;
+	}
+}
+
+int thread_next(struct proc *p)
+{
+	int i = p->deterministic ? next_deterministic(p) : next_ordinary(p);
+
+	if (i >= 0)
+		switch_to(p, i);
+	return i;
 }
 
 void thread_park(struct proc *p)
@@ -551,7 +665,8 @@ int thread_others_ready(struct proc *p)
 	for (int i = 0; i < PROC_MAX_THREADS; i++) {
 		const struct thread *t = &p->threads->t[i];
 		if (i != p->threads->cur && (t->state == T_READY ||
-		    (t->state == T_PARKED && due(p, t, now, &ignored) >= 0)))
+		    (t->state == T_PARKED && due(p, t, now, sched_now(p), &ignored) >= 0) ||
+		    (p->deterministic && t->state == T_PARKED && t->park.deadline)))
 			return 1;
 	}
 	return 0;

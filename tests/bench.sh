@@ -133,6 +133,10 @@ row "1-byte write to /dev/null" ns "$D/micro write 50000" -- "dunerun" "$DR $D/m
 row "first touch of 256 MiB" ns/page "$D/micro touch" -- "dunerun" "$DR $D/micro touch"
 row "mmap+touch+munmap 4 KiB" ns "$D/micro mmap 20000" -- "dunerun" "$DR $D/micro mmap 5000"
 row "fork+exit+waitpid" ns "$D/micro fork 200" -- "dunerun" "$DR $D/micro fork 50"
+row "fork+exec+waitpid" ns "$D/micro spawn 200" -- "dunerun" "$DR $D/micro spawn 50"
+row "pipe ping-pong, 2 processes" ns "$D/micro pingpong 20000" -- "dunerun" "$DR $D/micro pingpong 5000"
+row "pipe throughput, 64 KiB writes" ns/64KiB "$D/micro pipe 20000" -- "dunerun" "$DR $D/micro pipe 5000"
+row "futex ping-pong, 2 threads" ns "$D/micro futex 20000" -- "dunerun" "$DR $D/micro futex 5000"
 row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data100m" \
 	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/busybox sha256sum $D/data100m"
 image speedtest1 'COPY speedtest1 /bin/speedtest1

@@ -155,5 +155,29 @@ verdict $(( $? == 0 )) timeout-handler-ran "the SIGTERM handler did not run: $(c
 expect timeout-sigterm-ignored 124 'outlived SIGTERM' \
 	"$DR" exec --timeout 1s "$T/sigwait" ignore "$T/ready"
 
+# A fork bomb under a process limit: fork fails with EAGAIN, said once,
+# the run ends, and none of its processes is left behind.
+musl-gcc -static -O2 tests/progs/forkbomb.c -o "$T/forkbomb"
+expect forkbomb-contained 0 '^dunerun: the limit of 24 processes is reached' \
+	"$DR" exec --limit procs=24 "$T/forkbomb"
+grep -q '^fork failed with EAGAIN somewhere: yes$' "$T/out"
+verdict $(( $? == 0 )) forkbomb-saw-eagain "the program saw no EAGAIN: $(cat "$T/out")"
+sleep 0.2
+verdict $(( $(pgrep -c -f "$T/forkbomb") == 0 )) forkbomb-no-leftovers "processes left: $(pgrep -a -f "$T/forkbomb")"
+expect bad-limit 2 "^dunerun: --limit procs=lots: limit procs: 'lots' is not" \
+	"$DR" exec --limit procs=lots "$T/hi"
+expect unknown-limit 2 "unknown limit 'forks'" "$DR" exec --limit forks=3 "$T/hi"
+
+# --deterministic: threads racing for a lock take it in the same order
+# on every run (natively and without the option, the order varies).
+musl-gcc -static -O2 tests/progs/pthreads.c -o "$T/pthreads"
+for i in 1 2 3; do
+	"$DR" exec --deterministic "$T/pthreads" order > "$T/order.$i" 2>&1
+done
+ok=0
+cmp -s "$T/order.1" "$T/order.2" && cmp -s "$T/order.1" "$T/order.3" &&
+	[ "$(wc -c < "$T/order.1")" = 241 ] && ok=1
+verdict $ok deterministic-order "orders differ or are malformed: $(head -c 80 "$T/order.1"; echo; head -c 80 "$T/order.2")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

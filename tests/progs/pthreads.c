@@ -3,7 +3,9 @@
  * timeouts, signals to one thread, and a CPU-bound thread that must be
  * preempted.  Every line it prints is the same on every correct run.
  * With "exit-main", main leaves with pthread_exit and the last thread's
- * end is the process's. */
+ * end is the process's.  With "order", threads race for a log and the
+ * order they got it in is printed: it varies from run to run, except
+ * under dunerun --deterministic. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -326,9 +328,51 @@ static void *last_one(void *arg)
 	return NULL;
 }
 
+/* Four threads take turns at a log in whatever order they get the lock;
+ * between turns each sleeps, yields or computes, as its own sequence says. */
+static char order_log[4 * 60 + 1];
+static int order_len;
+
+static void *racer(void *arg)
+{
+	unsigned x = (unsigned)(intptr_t)arg * 2654435761u + 1;
+
+	for (int i = 0; i < 60; i++) {
+		pthread_mutex_lock(&lock);
+		order_log[order_len++] = (char)('A' + (intptr_t)arg);
+		pthread_mutex_unlock(&lock);
+		x = x * 1103515245 + 12345;
+		if (x >> 30 == 0) {
+			struct timespec ts = { 0, (x >> 10) % 200000 };
+			nanosleep(&ts, NULL);
+		} else if (x >> 30 == 1) {
+			sched_yield();
+		} else {
+			for (volatile unsigned k = 0; k < (x >> 12) % 100000; k++)
+				;
+		}
+	}
+	return NULL;
+}
+
+static void order(void)
+{
+	pthread_t t[4];
+
+	for (intptr_t i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, racer, (void *)i);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("%s\n", order_log);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "order")) {
+		order();
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "exit-main")) {
 		pthread_t t;
 		pthread_create(&t, NULL, last_one, NULL);

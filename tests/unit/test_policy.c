@@ -263,6 +263,8 @@ static void test_limits(void)
 	limit_ok("fsize=64M", LIMIT_FSIZE, 64ULL << 20);
 	limit_ok("output=16M", LIMIT_OUTPUT, 16ULL << 20);
 	limit_ok("output=1024T", LIMIT_OUTPUT, 1ULL << 50);
+	limit_ok("procs=64", LIMIT_PROCS, 64);
+	limit_ok("procs=4096", LIMIT_PROCS, 4096);
 	limit_ok("time=60s", LIMIT_TIME, 60000);
 	limit_ok("time=250ms", LIMIT_TIME, 250);
 	limit_ok("time=2m", LIMIT_TIME, 120000);
@@ -607,7 +609,7 @@ static void test_dunefile_errors(void)
 	dune_bad("LIMIT time=10\n", "app/Dunefile:1: limit time: '10' is not a number with ms, s, m or h");
 	dune_bad("LIMIT memory=1M\nLIMIT memory=2M\n", "app/Dunefile:2: limit memory is set twice");
 	dune_bad("LIMIT stack=1M\n", "app/Dunefile:1: unknown limit 'stack' (known: memory time "
-		 "cpu nofile fsize output)");
+		 "cpu nofile fsize output procs)");
 	dune_bad("ON-DENY\n", "app/Dunefile:1: ON-DENY takes one of eperm, kill");
 	dune_bad("ON-DENY eperm kill\n", "app/Dunefile:1: ON-DENY takes one of eperm, kill");
 	dune_bad("ON-DENY abort\n", "app/Dunefile:1: on-deny 'abort': expected eperm or kill");
