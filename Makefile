@@ -19,7 +19,7 @@ GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
 
 SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c loader/stack.c \
         mm/phys.c mm/pagetable.c mm/access.c mm/vma.c \
-        monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c monitor/procs.c \
+        monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
         $(wildcard sandbox/*.c)
 OBJS := $(SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guestkernel/blob.o

@@ -59,10 +59,6 @@ struct vmctx {
 	struct thread_ctx *ctx[PROC_MAX_THREADS];
 	int nthreads;
 	int tick;               /* atomic: the signal thread's time slice ended */
-	/* The run's process table (procs.c), shared by its launchers, and
-	 * this one's slot in it. */
-	struct procs *procs;
-	int proc_slot;
 	int warned_slice;       /* --deterministic had to preempt: said so */
 };
 
@@ -134,15 +130,6 @@ int syscall_uctx(struct vmctx *vc, struct uctx *u);
  * will run, 0 if there was none or the program died of it. */
 int signal_after_call(struct vmctx *vc, struct uctx *u, uint64_t nr, long ret);
 int deliver_one(struct vmctx *vc, struct uctx *u);
-
-/* procs.c: LIMIT procs.  procs_open maps the table (before any fork);
- * procs_reserve takes a slot for a child (or -1: the run is at its
- * limit); procs_set records who holds it (0: free again); procs_leave
- * frees this process's own. */
-int procs_open(struct vmctx *vc);
-int procs_reserve(struct vmctx *vc);
-void procs_set(struct vmctx *vc, int slot, pid_t pid);
-void procs_leave(struct vmctx *vc);
 
 /* thread.c: switching the program's threads on the vCPU. */
 /* After a syscall served on the vCPU thread, in a process that has made

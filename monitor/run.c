@@ -395,7 +395,7 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 		vc->mbox->ret = -ENOMEM;
 		return RUN_CONTINUE;
 	}
-	int slot = procs_reserve(vc);
+	int slot = procs_reserve(p);
 	if (slot < 0) {
 		vc->mbox->ret = -EAGAIN;
 		free(st);
@@ -408,12 +408,12 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 	}
 	fflush(NULL);
 	pid = fork();
-	procs_set(vc, slot, pid < 0 ? 0 : pid ? pid : getpid());
+	procs_set(p, slot, pid < 0 ? 0 : pid ? pid : getpid());
 	if (pid == 0) {
-		vc->proc_slot = slot;
+		p->run_slot = slot;
 		if (become_child(vc, st, &f, parent) < 0) {
 			fprintf(stderr, "dunerun: fork: cannot start the child's VM: %s\n", vc->vm.err);
-			procs_leave(vc);
+			procs_leave(p);
 			_exit(125);
 		}
 	}
@@ -575,7 +575,6 @@ struct vmctx *monitor_open(const struct run_options *opt)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &vc->started);
 	vc->opt = opt;
-	vc->proc_slot = -1;
 	pthread_mutex_init(&vc->lock, NULL);
 	if (kvm_vm_open(&vc->vm) < 0) {
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
@@ -639,7 +638,7 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 	vc->proc.trace = opt->trace;
 	vc->proc.trace_fd = 2;
 	apply_limits(vc);
-	if (procs_open(vc) < 0) {
+	if (procs_open(&vc->proc, vc->opt->policy) < 0) {
 		fprintf(stderr, "dunerun: cannot map the process table\n");
 		goto out_proc;
 	}
@@ -675,7 +674,7 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 			(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
 			(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls);
 out_proc:
-	procs_leave(vc);
+	procs_leave(&vc->proc);
 	proc_release(&vc->proc);
 out:
 	if (!vc->ran)

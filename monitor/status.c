@@ -122,7 +122,7 @@ static void stop_run(struct vmctx *vc, int status, int sig, const char *limit)
 	if (__atomic_exchange_n(&vc->finished, 1, __ATOMIC_ACQ_REL))
 		return;
 	status_write(vc, &res);
-	procs_leave(vc);
+	procs_leave(&vc->proc);
 	fflush(NULL);
 	_exit(status);
 }

@@ -98,8 +98,6 @@ long sys_wait4(struct proc *p, const uint64_t *a)
 	struct rusage ru;
 	long r;
 
-	if (pid < -1 || pid == 0)
-		pid = -1;               /* process groups are the launcher's one */
 	r = syscall(SYS_wait4, pid, &status, argint(a[2]) | waits(p, argint(a[2])),
 		    a[3] ? &ru : NULL);
 	if (r < 0)
@@ -123,8 +121,6 @@ long sys_waitid(struct proc *p, const uint64_t *a)
 	long r;
 
 	memset(&si, 0, sizeof si);
-	if (type == P_PGID)
-		type = P_ALL;
 	r = syscall(SYS_waitid, type, (int)a[1], &si, argint(a[3]) | waits(p, argint(a[3])),
 		    a[4] ? &ru : NULL);
 	if (r < 0)
@@ -137,6 +133,101 @@ long sys_waitid(struct proc *p, const uint64_t *a)
 	    (a[4] && mm_copy_out(p->mm, a[4], &ru, sizeof ru) < 0))
 		return -EFAULT;
 	return 0;
+}
+
+/*
+ * Process groups and sessions.  Guest pids are host pids, so these are
+ * the host's calls, on the processes of the run (procs.c); a terminal's
+ * Ctrl-C goes to its foreground group of launchers, and each hands it to
+ * its program.  A hardened launcher (images) is the run's one process:
+ * it keeps the group and session it was started in.
+ */
+static long group_of(struct proc *p, int pid, pid_t (*get)(pid_t), pid_t cached)
+{
+	if (pid == 0 || pid == p->pid)
+		return p->can_fork ? hostret(get(0)) : cached;
+	if (p->can_fork && procs_member(p, pid))
+		return hostret(get(pid));
+	return -ESRCH;
+}
+
+long sys_getpgid(struct proc *p, const uint64_t *a)
+{
+	return group_of(p, argint(a[0]), getpgid, p->pgid);
+}
+
+long sys_getpgrp(struct proc *p, const uint64_t *a)
+{
+	(void)a;
+	return group_of(p, 0, getpgid, p->pgid);
+}
+
+long sys_getsid(struct proc *p, const uint64_t *a)
+{
+	return group_of(p, argint(a[0]), getsid, p->sid);
+}
+
+/* setpgid of the caller or a child it made, as a shell does for a job. */
+long sys_setpgid(struct proc *p, const uint64_t *a)
+{
+	int pid = argint(a[0]), pgid = argint(a[1]);
+
+	if (pgid < 0)
+		return -EINVAL;
+	if (pid == 0)
+		pid = p->pid;
+	if (pid != p->pid && !proc_is_child(p, pid))
+		return -ESRCH;
+	if (!p->can_fork)
+		return -EPERM;
+	if (setpgid(pid, pgid) < 0)
+		return -errno;
+	if (pid == p->pid)
+		p->pgid = pgid ? pgid : pid;
+	return 0;
+}
+
+long sys_setsid(struct proc *p, const uint64_t *a)
+{
+	pid_t sid;
+
+	(void)a;
+	if (!p->can_fork)
+		return -EPERM;
+	if ((sid = setsid()) < 0)
+		return -errno;
+	p->sid = p->pgid = sid;
+	return sid;
+}
+
+struct killing {
+	int sig;
+	pid_t pgid;             /* the group, or 0: every process but the caller */
+	pid_t self;
+};
+
+static int kill_member(struct proc *p, pid_t pid, void *arg)
+{
+	struct killing *k = arg;
+
+	(void)p;
+	if (pid == k->self || (k->pgid && getpgid(pid) != k->pgid))
+		return 0;
+	return kill(pid, k->sig) == 0;
+}
+
+long kill_run(struct proc *p, int pid, int sig)
+{
+	struct killing k = { sig, pid == 0 ? getpgid(0) : pid == -1 ? 0 : -pid, p->pid };
+	int self = k.pgid && k.pgid == getpgid(0);
+
+	if (pid > 0)
+		return procs_member(p, pid) ? hostret(kill(pid, sig)) : -ESRCH;
+	/* The caller takes its own signal the way it takes any. */
+	int n = procs_each(p, kill_member, &k);
+	if (self && sig)
+		sig_send(p, sig, SI_USER);
+	return n + self > 0 ? 0 : -ESRCH;
 }
 
 long kill_child(struct proc *p, int pid, int sig)

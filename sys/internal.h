@@ -174,16 +174,20 @@ sys_fn sys_poll, sys_ppoll, sys_select, sys_pselect6, sys_epoll_create,
 sys_fn sys_rt_sigaction, sys_rt_sigprocmask, sys_rt_sigpending,
 	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill, sys_rt_sigqueueinfo, sys_pause,
 	sys_rt_sigsuspend, sys_rt_sigtimedwait, sys_getitimer, sys_setitimer, sys_alarm,
-	sys_execve, sys_execveat, sys_fork, sys_vfork, sys_clone, sys_wait4, sys_waitid;
+	sys_execve, sys_execveat, sys_fork, sys_vfork, sys_clone, sys_wait4, sys_waitid,
+	sys_getpgrp, sys_getpgid, sys_getsid, sys_setpgid, sys_setsid;
 /* kill(pid) of a child: the host's kill.  -ESRCH for any other pid. */
 long kill_child(struct proc *p, int pid, int sig);
+/* kill where processes may be made: pid, a group (0, -pgid) or all
+ * (-1) of the run's processes (procs.c); -ESRCH if none. */
+long kill_run(struct proc *p, int pid, int sig);
 /* misc.c */
 sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_madvise, sys_msync, sys_arch_prctl, sys_prctl, sys_set_tid_address, sys_set_robust_list,
 	sys_get_robust_list, sys_futex, sys_exit, sys_exit_group,
 	sys_getpid, sys_gettid, sys_getppid, sys_getuid, sys_geteuid,
 	sys_getgid, sys_getegid, sys_getresuid, sys_getresgid, sys_getgroups,
-	sys_getpgrp, sys_getpgid, sys_getsid, sys_uname, sys_umask,
+	sys_uname, sys_umask,
 	sys_clock_gettime, sys_clock_getres, sys_gettimeofday, sys_time,
 	sys_nanosleep, sys_clock_nanosleep, sys_times, sys_getrusage,
 	sys_sysinfo, sys_getrandom, sys_sched_getaffinity, sys_sched_yield,

@@ -236,18 +236,7 @@ long sys_getuid(struct proc *p, const uint64_t *a) { (void)a; return p->uid; }
 long sys_geteuid(struct proc *p, const uint64_t *a) { (void)a; return p->euid; }
 long sys_getgid(struct proc *p, const uint64_t *a) { (void)a; return p->gid; }
 long sys_getegid(struct proc *p, const uint64_t *a) { (void)a; return p->egid; }
-long sys_getpgrp(struct proc *p, const uint64_t *a) { (void)a; return p->pgid; }
 
-/* Other processes are outside the sandbox: asking about them is ESRCH. */
-static int is_self(struct proc *p, const uint64_t *a)
-{
-	int pid = argint(a[0]);
-
-	return pid == 0 || pid == p->pid;
-}
-
-long sys_getpgid(struct proc *p, const uint64_t *a) { return is_self(p, a) ? p->pgid : -ESRCH; }
-long sys_getsid(struct proc *p, const uint64_t *a) { return is_self(p, a) ? p->sid : -ESRCH; }
 
 /* getresuid and getresgid: the saved id is the effective one. */
 static long put_ids(struct proc *p, const uint64_t *a, uint32_t r, uint32_t e)

@@ -415,9 +415,15 @@ long sys_kill(struct proc *p, const uint64_t *a)
 
 	if (sig < 0 || sig > NSIG_KERNEL)
 		return -EINVAL;
-	/* The program is alone: itself, its process group (0 or -pid) and
-	 * nothing else.  kill(-1) signals everyone but the caller: no one. */
-	if (pid == p->pid || pid == 0 || pid == -p->pid)
+	if (pid == p->pid)
+		return send_self(p, sig, SI_USER);
+	/* Where processes may be made, kill reaches the run's own. */
+	if (p->can_fork)
+		return kill_run(p, pid, sig);
+	/* Else the program is alone: itself, its process group (0 or
+	 * -pid) and nothing else; kill(-1) reaches everyone but the
+	 * caller: no one. */
+	if (pid == 0 || pid == -p->pid)
 		return send_self(p, sig, SI_USER);
 	return pid > 0 ? kill_child(p, pid, sig) : -ESRCH;
 }

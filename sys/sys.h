@@ -184,6 +184,8 @@ struct proc {
 	int children[256];
 	int nchildren;
 	int can_fork;
+	struct procs *run;      /* the run's process table (procs.c) and our slot */
+	int run_slot;
 	char comm[16];          /* prctl(PR_SET_NAME) */
 	int pdeathsig, undumpable, no_new_privs; /* prctl's other per-process state */
 	char exe_buf[4096];     /* exe resolved to an absolute path, if it could be */
@@ -261,6 +263,24 @@ long thread_call_again(struct proc *p);
 int thread_others_ready(struct proc *p);
 /* Only the running thread goes on: after fork (in the child) and execve. */
 void thread_only_me(struct proc *p);
+
+/* The run's processes (sys/procs.c): one table, shared by every launcher
+ * process of the run, mapped before the first fork.  It keeps LIMIT
+ * procs, and it is the set that kill and process groups reach. */
+/* Maps the table, with pol's limit (or the default), p as its first
+ * member.  0 or -1. */
+int procs_open(struct proc *p, const struct policy *pol);
+/* A slot for a child about to be forked, or -1 (the run is at its
+ * limit: fork fails with EAGAIN, said once per run on stderr). */
+int procs_reserve(struct proc *p);
+/* Who holds a slot (0: free again). */
+void procs_set(struct proc *p, int slot, pid_t pid);
+/* The process ends: its slot is free. */
+void procs_leave(struct proc *p);
+/* Whether pid is a live process of the run. */
+int procs_member(struct proc *p, pid_t pid);
+/* fn for each process of the run; the sum of what it returns. */
+int procs_each(struct proc *p, int (*fn)(struct proc *p, pid_t pid, void *arg), void *arg);
 
 /* Whether the call may wait (a sleep, a wait, a descriptor that is not
  * ready): the thread serving it stops polling meanwhile. */

@@ -155,6 +155,33 @@ verdict $(( $? == 0 )) timeout-handler-ran "the SIGTERM handler did not run: $(c
 expect timeout-sigterm-ignored 124 'outlived SIGTERM' \
 	"$DR" exec --timeout 1s "$T/sigwait" ignore "$T/ready"
 
+# Ctrl-C as a terminal sends it: SIGINT to the foreground process group,
+# here a shell (with a trap) and the child it waits for, each in its own
+# launcher.  The run must end as the native one does, long before the
+# child's 30 s, with no process left.  (A background job of this script
+# would start with SIGINT ignored: env gives it back its default.)
+ctrl_c() {          # RUNNER...: prints the status and output
+	rm -f "$T/ready"
+	setsid env --default-signal=INT "$@" "$B/progs/busybox" sh -c \
+		'trap "echo caught" INT; : > "$1"; "$0" sleep 30; echo "after $?"' \
+		"$B/progs/busybox" "$T/ready" > "$T/cc" 2>&1 &
+	local bg=$! i
+	for i in $(seq 100); do [ -e "$T/ready" ] && break; sleep 0.1; done
+	sleep 0.5
+	kill -INT -- -"$bg"
+	wait "$bg"
+	echo "status $? $(cat "$T/cc")"
+}
+start=$SECONDS
+want=$(ctrl_c)
+got=$(ctrl_c "$DR" exec)
+verdict $(( SECONDS - start < 20 )) ctrl-c-group-fast "the runs took $((SECONDS - start)) s"
+[ "$got" = "$want" ]
+verdict $(( $? == 0 )) ctrl-c-group "dunerun: '$got', native: '$want'"
+sleep 0.2
+verdict $(( $(pgrep -c -f "$B/progs/busybox sleep 30") == 0 )) ctrl-c-group-child \
+	"the child outlived the group's SIGINT"
+
 # A fork bomb under a process limit: fork fails with EAGAIN, said once,
 # the run ends, and none of its processes is left behind.
 musl-gcc -static -O2 tests/progs/forkbomb.c -o "$T/forkbomb"

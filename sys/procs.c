@@ -10,12 +10,14 @@
  * This is the launcher's own count: RLIMIT_NPROC does not bind root.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "monitor_impl.h"
+#include "internal.h"
+#include "policy.h"
 
 struct procs {
 	int lock;
@@ -39,9 +41,8 @@ static void unlock(struct procs *t)
 	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
 }
 
-int procs_open(struct vmctx *vc)
+int procs_open(struct proc *p, const struct policy *pol)
 {
-	const struct policy *pol = vc->opt->policy;
 	struct procs *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
@@ -49,8 +50,8 @@ int procs_open(struct vmctx *vc)
 		return -1;
 	t->limit = pol && pol->limit[LIMIT_PROCS] ? (int)pol->limit[LIMIT_PROCS] : DEFAULT_PROCS;
 	t->pid[0] = getpid();
-	vc->procs = t;
-	vc->proc_slot = 0;
+	p->run = t;
+	p->run_slot = 0;
 	return 0;
 }
 
@@ -70,9 +71,9 @@ static int free_slot(struct procs *t)
 	return n < t->limit ? free : -1;
 }
 
-int procs_reserve(struct vmctx *vc)
+int procs_reserve(struct proc *p)
 {
-	struct procs *t = vc->procs;
+	struct procs *t = p->run;
 	int i;
 
 	lock(t);
@@ -89,14 +90,36 @@ int procs_reserve(struct vmctx *vc)
 	return i;
 }
 
-void procs_set(struct vmctx *vc, int slot, pid_t pid)
+void procs_set(struct proc *p, int slot, pid_t pid)
 {
-	__atomic_store_n(&vc->procs->pid[slot], pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->run->pid[slot], pid, __ATOMIC_RELEASE);
 }
 
-void procs_leave(struct vmctx *vc)
+void procs_leave(struct proc *p)
 {
-	if (vc->procs && vc->proc_slot >= 0)
-		procs_set(vc, vc->proc_slot, 0);
-	vc->proc_slot = -1;
+	if (p->run && p->run_slot >= 0)
+		procs_set(p, p->run_slot, 0);
+	p->run_slot = -1;
+}
+
+int procs_member(struct proc *p, pid_t pid)
+{
+	if (!p->run || pid <= 0)
+		return 0;
+	for (int i = 0; i < p->run->limit; i++)
+		if (__atomic_load_n(&p->run->pid[i], __ATOMIC_ACQUIRE) == pid)
+			return 1;
+	return 0;
+}
+
+int procs_each(struct proc *p, int (*fn)(struct proc *p, pid_t pid, void *arg), void *arg)
+{
+	int n = 0;
+
+	for (int i = 0; p->run && i < p->run->limit; i++) {
+		pid_t pid = __atomic_load_n(&p->run->pid[i], __ATOMIC_ACQUIRE);
+		if (pid > 0)
+			n += fn(p, pid, arg);
+	}
+	return n;
 }
