@@ -16,6 +16,17 @@
 
 enum { RUN_CONTINUE, RUN_DONE };
 
+/* A syscall served longer than this waited for something. */
+#define WAITED_NS 50000
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static int exec_program(struct vmctx *vc, struct run_result *res);
 static int fork_program(struct vmctx *vc, struct run_result *res);
 static int full_resync(struct vmctx *vc);
@@ -225,6 +236,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 {
 	struct mailbox *mb = vc->mbox;
 	int served = 0;
+	uint64_t t0 = now_ns();
 
 	for (;;) {
 		uint32_t s = __atomic_load_n(&mb->state, __ATOMIC_ACQUIRE);
@@ -249,7 +261,10 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 		break;
 	}
 	mb->want_exit = 0;
-	service_kick(vc);
+	/* A call that waited says the program is waiting on others, not
+	 * making syscalls fast: the polling thread may sleep on. */
+	if (now_ns() - t0 < WAITED_NS)
+		service_kick(vc);
 	if (vc->proc.exec && !vc->proc.exited)
 		return exec_program(vc, res);
 	if (vc->proc.fork.pending && !vc->proc.exited)

@@ -120,26 +120,16 @@ int serve_request(struct vmctx *vc)
 	return signal_return(vc) < 0 ? -1 : 1;
 }
 
-/* Serves a request the guest is spinning for.  One that may wait stops
- * the spin first (polling clear sends the guest to the exit path, where
- * the vCPU thread sleeps until the answer): a guest spinning through a
- * long wait would take a core from everything else, the process at the
- * other end of its pipe included. */
-static long serve_polled(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
+/* Whether the call may wait: then the vCPU thread makes it.  A guest
+ * spinning through a long wait would take a core from everything else,
+ * the process at the other end of its pipe included, and the vCPU thread
+ * sleeping in the call itself wakes straight back into the guest. */
+static int may_block(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 {
-	struct mailbox *mb = vc->mbox;
-	int blocks, polling = __atomic_load_n(&mb->polling, __ATOMIC_RELAXED);
-	long ret;
-
 	pthread_mutex_lock(&vc->lock);
-	blocks = sys_may_block(&vc->proc, nr, arg);
+	int r = sys_may_block(&vc->proc, nr, arg);
 	pthread_mutex_unlock(&vc->lock);
-	if (blocks)
-		__atomic_store_n(&mb->polling, 0, __ATOMIC_SEQ_CST);
-	ret = serve(vc, nr, arg);
-	if (blocks)
-		__atomic_store_n(&mb->polling, polling, __ATOMIC_SEQ_CST);
-	return ret;
+	return r;
 }
 
 /* Takes a posted request: only one thread may serve it. */
@@ -159,13 +149,15 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 	if (take(mb, MB_POSTED)) {
 		uint64_t arg[6];
 		uint64_t nr = copy_request(mb, arg);
-		/* A call that parks its thread needs the vCPU thread too,
-		 * to run another. */
-		if (needs_vcpu(nr) || serve_polled(vc, nr, arg) == -EPARK)
+		int waits = !needs_vcpu(nr) && may_block(vc, nr, arg);
+		/* So does a call that parks its thread, to run another. */
+		if (waits || needs_vcpu(nr) || serve(vc, nr, arg) == -EPARK)
 			__atomic_store_n(&mb->state, MB_BOUNCE, __ATOMIC_RELEASE);
 		else
 			vc->nserved_polling++;
-		*last = now_ns();
+		/* A program that waits on others is not making syscalls
+		 * fast: polling on would only take their cores. */
+		*last = waits ? 0 : now_ns();
 	}
 	__atomic_store_n(&vc->in_flight, 0, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&vc->vcpu_waiting, __ATOMIC_SEQ_CST))
