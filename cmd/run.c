@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -265,6 +268,70 @@ static void raise_nofile(void)
 	}
 }
 
+/* The signals dunerun passes on to its program. */
+static void passed_on(sigset_t *set)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+				    SIGALRM, SIGVTALRM, SIGPROF, SIGWINCH, SIGCHLD };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(set, sigs[i]);
+}
+
+/* The parent of a run in a PID namespace of its own: passes on the
+ * signals sent to dunerun (a terminal's, SI_KERNEL, reach the whole
+ * process group, the child too, so they are not passed twice), and ends
+ * as the run does. */
+static void relay(pid_t child)
+{
+	siginfo_t si;
+	sigset_t set;
+	int st;
+
+	passed_on(&set);
+	for (;;) {
+		if (waitpid(child, &st, WNOHANG) == child) {
+			if (WIFSIGNALED(st))
+				die_of(WTERMSIG(st));
+			exit(WEXITSTATUS(st));
+		}
+		if (sigwaitinfo(&set, &si) > 0 && si.si_signo != SIGCHLD && si.si_code != SI_KERNEL)
+			kill(child, si.si_signo);
+	}
+}
+
+/*
+ * A hardened run whose policy lets it make processes gets a PID
+ * namespace of its own: then its kill and wait reach its own processes
+ * only, even from a subverted launcher, and they all die with the
+ * first, which runs the program.  That one is this process's child
+ * (PID namespaces take effect for children); this one relays.  Returns
+ * in the child, 0 or -1.
+ */
+static int pid_namespace(struct vmctx *vc)
+{
+	sigset_t set, old;
+	pid_t child;
+
+	if (unshare(CLONE_NEWPID) < 0) {
+		fprintf(stderr, "dunerun: cannot make a PID namespace: %s\n", strerror(errno));
+		return -1;
+	}
+	passed_on(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);     /* none is lost before relay() */
+	fflush(NULL);
+	if ((child = fork()) < 0) {
+		fprintf(stderr, "dunerun: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (child > 0)
+		relay(child);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);       /* dunerun killed: so is the run */
+	return monitor_forked(vc);
+}
+
 /* Starts the VM, enters the view, and runs argv[0] there. */
 static int launch(struct cli *c, const struct view *v, const struct policy *pol,
 		  char *const argv[], char *const envp[])
@@ -282,6 +349,8 @@ static int launch(struct cli *c, const struct view *v, const struct policy *pol,
 		fprintf(stderr, "dunerun: %s\n", err);
 		return 125;
 	}
+	if (c->opt.fork_in_sandbox && pid_namespace(vc) < 0)
+		return 125;
 	if (v->workdir && chdir(v->workdir) < 0) {
 		fprintf(stderr, "dunerun: WORKDIR %s: %s\n", v->workdir, strerror(errno));
 		return 125;
@@ -385,6 +454,7 @@ int cmd_run(int argc, char **argv)
 		args[0] = m.argv[0];
 	c.opt.enforce = 1;
 	c.opt.harden = 1;
+	c.opt.fork_in_sandbox = !!(pol.promises & PROMISE_BIT(PROMISE_PROC));
 	struct view v = { &img, c.bind, c.nbind, c.tmpfs, c.ntmpfs, m.workdir };
 	return launch(&c, &v, &pol, args, environment(&c, m.env));
 }

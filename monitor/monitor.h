@@ -27,6 +27,8 @@ struct run_options {
 	int audit_fd;           /* JSON lines of denials, or -1 */
 	int status_fd;          /* --status-json, or -1 */
 	int deterministic;      /* threads switch only where they park: no preemption */
+	int fork_in_sandbox;    /* hardened, yet the program may make processes
+				   (the run has a PID namespace of its own) */
 };
 
 /* How the program ended. */
@@ -42,6 +44,11 @@ struct vmctx;
 /* Creates the VM and its memory (before any view is entered: /dev/kvm
  * must be reachable).  On error prints it and returns NULL: status 125. */
 struct vmctx *monitor_open(const struct run_options *opt);
+
+/* After the launcher forked between monitor_open and monitor_run (to be
+ * the first process of a PID namespace): the VM was the parent's, so the
+ * child makes its own.  0, or -1 with a message on stderr. */
+int monitor_forked(struct vmctx *vc);
 
 /*
  * Runs path with argv and envp in vc, then frees vc.  Errors before the

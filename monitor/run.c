@@ -606,6 +606,14 @@ struct vmctx *monitor_open(const struct run_options *opt)
 	return vc;
 }
 
+int monitor_forked(struct vmctx *vc)
+{
+	if (kvm_vm_recreate(&vc->vm) == 0)
+		return 0;
+	fprintf(stderr, "dunerun: %s\n", vc->vm.err);
+	return -1;
+}
+
 /* The policy's limits that the process table and the host kernel keep. */
 static void apply_limits(struct vmctx *vc)
 {
@@ -614,8 +622,9 @@ static void apply_limits(struct vmctx *vc)
 	struct rlimit rl;
 
 	p->policy = vc->opt->enforce ? pol : NULL;
-	/* A hardened launcher may not make processes (its seccomp filter). */
-	p->can_fork = !vc->opt->harden;
+	/* A hardened launcher makes processes only in a PID namespace of
+	 * its own (its seccomp filter). */
+	p->can_fork = !vc->opt->harden || vc->opt->fork_in_sandbox;
 	p->deterministic = vc->opt->deterministic;
 	p->procfd = vc->opt->procfd;
 	p->audit_fd = vc->opt->audit_fd;

@@ -257,7 +257,8 @@ int harden(struct vmctx *vc)
 
 	/* unix alone keeps no network: path sockets live in the view, and
 	 * abstract ones in the new, empty network namespace. */
-	if (harden_launcher(pol && (pol->promises & PROMISE_BIT(PROMISE_INET)), err) == 0)
+	if (harden_launcher(pol && (pol->promises & PROMISE_BIT(PROMISE_INET)),
+			    vc->opt->fork_in_sandbox, err) == 0)
 		return 0;
 	fprintf(stderr, "dunerun: cannot harden the launcher: %s\n", err);
 	return -1;

@@ -123,6 +123,20 @@ static const uint32_t allowed_ioctl[] = {
 	TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO,
 };
 
+/* With processes: a forked launcher's new VM (kmod's create_vm). */
+static const uint32_t fork_ioctl[] = {
+	KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
+	KVM_SET_CPUID2,
+};
+
+/* With processes: making them (musl's fork() is SYS_fork on x86-64),
+ * waiting for them, signalling them (the run's own PID namespace holds
+ * no others), and their groups and sessions. */
+static const int fork_allowed[] = {
+	SYS_fork, SYS_kill, SYS_wait4, SYS_setpgid, SYS_getpgid, SYS_setsid, SYS_getsid,
+	SYS_waitid,
+};
+
 /* The fcntls sys_fcntl forwards and mm/ and musl make.  Not F_SETOWN,
  * F_SETOWN_EX or F_SETSIG, which would signal other processes. */
 static const uint32_t allowed_fcntl[] = {
@@ -272,10 +286,18 @@ static void emit_bits(struct filter *f, int nr, int i, uint32_t forbid, uint32_t
  * kernel (Linux 5.11 and later) and never run it; of the others, ioctl
  * comes first because KVM_RUN is the run loop's most frequent call.
  */
-static void build_filter(struct filter *f)
+static void build_filter(struct filter *f, int may_fork)
 {
 	const uint32_t pid = (uint32_t)getpid(), tid = (uint32_t)syscall(SYS_gettid);
 	const uint32_t zero = 0;
+	uint32_t ioctls[NELEM(allowed_ioctl) + NELEM(fork_ioctl)];
+	int nioctl = NELEM(allowed_ioctl);
+
+	memcpy(ioctls, allowed_ioctl, sizeof allowed_ioctl);
+	if (may_fork) {
+		memcpy(ioctls + nioctl, fork_ioctl, sizeof fork_ioctl);
+		nioctl += NELEM(fork_ioctl);
+	}
 
 	f->n = 0;
 	/* Another architecture's numbers mean other calls. */
@@ -286,18 +308,26 @@ static void build_filter(struct filter *f)
 	emit(f, BPF_JMP | BPF_JGE | BPF_K, 0, 1, X32_SYSCALL_BIT);
 	emit(f, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS);
 
-	emit_values(f, SYS_ioctl, 1, allowed_ioctl, NELEM(allowed_ioctl));
+	emit_values(f, SYS_ioctl, 1, ioctls, nioctl);
 	emit_values(f, SYS_fcntl, 1, allowed_fcntl, NELEM(allowed_fcntl));
-	/* Threads, never processes: no fork, no new namespaces. */
+	/* Threads, never new namespaces; a process is fork's (may_fork). */
 	emit_bits(f, SYS_clone, 0, CLONE_NS_FLAGS, CLONE_THREAD);
 	/* Nothing is ever mapped executable again. */
 	emit_bits(f, SYS_mmap, 2, PROT_EXEC, 0);
 	emit_bits(f, SYS_mprotect, 2, PROT_EXEC, 0);
 	/* Limits and signals only for the launcher itself (raise() is tkill
-	 * of the calling thread). */
+	 * of the calling thread).  With processes, the run's PID namespace
+	 * is what keeps signals in: a forked launcher is another pid. */
 	emit_values(f, SYS_prlimit64, 0, &zero, 1);
-	emit_values(f, SYS_tkill, 0, &tid, 1);
-	emit_values(f, SYS_tgkill, 0, &pid, 1);
+	if (may_fork) {
+		emit_call(f, SYS_tkill, SECCOMP_RET_ALLOW);
+		emit_call(f, SYS_tgkill, SECCOMP_RET_ALLOW);
+		for (size_t k = 0; k < NELEM(fork_allowed); k++)
+			emit_call(f, fork_allowed[k], SECCOMP_RET_ALLOW);
+	} else {
+		emit_values(f, SYS_tkill, 0, &tid, 1);
+		emit_values(f, SYS_tgkill, 0, &pid, 1);
+	}
 	/* clone3's flags are in memory, out of the filter's reach; ENOSYS
 	 * makes a libc fall back to clone (musl 1.2 never tries clone3). */
 	emit_call(f, SYS_clone3, SECCOMP_RET_ERRNO | ENOSYS);
@@ -310,13 +340,13 @@ static void build_filter(struct filter *f)
 /* For all threads at once (TSYNC); a kernel without the seccomp call
  * (before 3.17) also lacks TSYNC, and there the calling thread's filter
  * is what threads started later inherit. */
-static int install_filter(char err[SANDBOX_ERRLEN])
+static int install_filter(int may_fork, char err[SANDBOX_ERRLEN])
 {
 	struct filter f;
 	struct sock_fprog prog;
 	long r;
 
-	build_filter(&f);
+	build_filter(&f, may_fork);
 	if (f.n > FILTER_MAX) {
 		snprintf(err, SANDBOX_ERRLEN, "seccomp: the filter needs %d "
 			 "instructions, FILTER_MAX is %d", f.n, FILTER_MAX);
@@ -340,7 +370,7 @@ static int install_filter(char err[SANDBOX_ERRLEN])
 	return 0;
 }
 
-int harden_launcher(int keep_net, char err[SANDBOX_ERRLEN])
+int harden_launcher(int keep_net, int may_fork, char err[SANDBOX_ERRLEN])
 {
 	if (!keep_net && leave_network(err) < 0)
 		return -1;
@@ -351,5 +381,5 @@ int harden_launcher(int keep_net, char err[SANDBOX_ERRLEN])
 			 strerror(errno));
 		return -1;
 	}
-	return install_filter(err);
+	return install_filter(may_fork, err);
 }

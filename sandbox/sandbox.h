@@ -67,9 +67,12 @@ int view_enter(const struct view *v, int *procfd, char err[SANDBOX_ERRLEN]);
  * die_of(), before starting other threads: capabilities and
  * no_new_privs are per thread (the filter is set for all threads with
  * SECCOMP_FILTER_FLAG_TSYNC anyway), and only that thread may tkill
- * itself afterwards.  The filter's list, argument checks and reasons are
- * in docs/security.md.  Prints nothing; returns 0, or -1 with err set.
+ * itself afterwards.  may_fork (a run in a PID namespace of its own
+ * whose policy has proc) also lets it fork, make a VM for the child, and
+ * wait for and signal processes.  The filter's list, argument checks and
+ * reasons are in docs/security.md.  Prints nothing; returns 0, or -1
+ * with err set.
  */
-int harden_launcher(int keep_net, char err[SANDBOX_ERRLEN]);
+int harden_launcher(int keep_net, int may_fork, char err[SANDBOX_ERRLEN]);
 
 #endif

@@ -143,6 +143,8 @@ for p in view net procs hog show; do
 	musl-gcc -static -O2 -Wall -Itests/progs tests/hostile/$p.c -o "$T/$p" ||
 		{ echo "FAIL compile-$p"; echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 done
+musl-gcc -static -O2 -Wall tests/progs/forkbomb.c -o "$T/forkbomb" ||
+	{ echo "FAIL compile-forkbomb"; echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 
 # The view context: the program, data, and a symlink chain that stays in
 # the image when read lexically, as the builder and reader check it, but
@@ -159,6 +161,8 @@ ln -s ../up/../../../../../../../../.. "$ctx/view$X/y/esc"
 for p in net procs hog show; do
 	mkdir -p "$ctx/$p/bin" && cp "$T/$p" "$ctx/$p/bin/$p"
 done
+cp "$T/forkbomb" "$ctx/procs/bin/forkbomb"
+cp "$B/progs/busybox" "$ctx/procs/bin/busybox"
 
 # image NAME CONTEXT DUNEFILE-TEXT: builds $IMG/NAME.dz.
 image() {
@@ -198,6 +202,13 @@ image procs-kill procs 'COPY bin /bin
 ENTRYPOINT ["/bin/procs"]
 ALLOW stdio rpath
 ON-DENY kill'
+image forkbomb procs 'COPY bin /bin
+ENTRYPOINT ["/bin/forkbomb"]
+ALLOW stdio proc
+LIMIT procs=16'
+image shell procs 'COPY bin /bin
+ENTRYPOINT ["/bin/busybox", "true"]
+ALLOW stdio rpath proc exec'
 image hog hog 'COPY bin /bin
 ENTRYPOINT ["/bin/hog"]
 ALLOW stdio'
@@ -459,17 +470,65 @@ t_spawn() {
 	judge "$([ -z "$why" ] && echo 1)" spawn-denied "$why"
 }
 
-# Allowed, fork still fails (processes are a later issue), but not as a
-# denial, and execve replaces the program with the image's own.
+# Allowed: fork, vfork and clone make processes (in the run's own PID
+# namespace), and execve replaces the program with the image's own.
 t_spawn_allowed() {
 	dr run --allow proc --allow exec "$IMG/procs.dz" spawn
 	why=""
 	[ "$st" = 0 ] || why+="status $st; "
 	has '^EXEC-ED' || why+="the allowed execve did not run the new program; "
 	has '^end$' && why+="the old program ran on after execve; "
-	has '^ATTACK (fork|vfork|clone\(SIGCHLD\)) -> success' && why+="a process was made; "
+	local a
+	for a in fork vfork 'clone\(SIGCHLD\)'; do
+		has "^ATTACK $a -> success\$" || why+="$a did not make a process; "
+	done
 	has '^dunerun: denied: (fork|vfork|clone|execve)' err && why+="denied although allowed; "
 	judge "$([ -z "$why" ] && echo 1)" spawn-allowed "$why"
+}
+
+# A fork bomb in an image under LIMIT procs=16: fork fails with EAGAIN,
+# said once, and the run ends with nothing left behind.
+t_forkbomb() {
+	dr run "$IMG/forkbomb.dz"
+	why=""
+	[ "$st" = 0 ] || why+="status $st; "
+	has '^fork failed with EAGAIN somewhere: yes$' || why+="no EAGAIN seen; "
+	[ "$(count '^dunerun: the limit of 16 processes is reached' err)" = 1 ] ||
+		why+="the limit is not reported exactly once; "
+	sleep 0.2
+	pgrep -f "$IMG/forkbomb.dz" > /dev/null && why+="processes outlived the run; "
+	judge "$([ -z "$why" ] && echo 1)" forkbomb-in-image "$why"
+}
+
+# A shell in an image with proc and exec: pipelines, subshells, command
+# substitution, a background job, kill and exit statuses; in its PID
+# namespace the shell is pid 1 and kill reaches nothing outside.
+t_shell() {
+	dr run "$IMG/shell.dz" sh -c 'echo one two | /bin/busybox wc -w; (echo sub); x=$(echo cmd); echo $x
+/bin/busybox sleep 5 & kill $!; wait $!; echo "killed $?"; echo "pid $$"
+/bin/busybox sh -c "exit 7"; echo "st $?"; kill -0 '"$$"' 2>/dev/null || echo "no such process outside"'
+	why=""
+	[ "$st" = 0 ] || why+="status $st; "
+	[ "$(tr '\n' ' ' < "$T/out")" = "2 sub cmd killed 143 pid 1 st 7 no such process outside " ] ||
+		why+="output: $(tr '\n' ' ' < "$T/out"); "
+	judge "$([ -z "$why" ] && echo 1)" shell-in-image "$why"
+}
+
+# SIGKILL of dunerun in the middle of a forking run: every process of
+# the run dies with it (its PID namespace).
+t_sigkill_forking() {
+	"$DR" run "$IMG/shell.dz" sh -c '/bin/busybox sleep 60 & /bin/busybox sleep 60 & echo started; wait' \
+		< /dev/null > "$T/out" 2> "$T/err" &
+	local pid=$!
+	for _ in $(seq 100); do grep -q started "$T/out" 2> /dev/null && break; sleep 0.1; done
+	why=""
+	grep -q started "$T/out" || why+="the program never started; "
+	[ "$(pgrep -c -f "$IMG/shell.dz")" -ge 4 ] || why+="fewer processes than a shell and two children; "
+	kill -KILL "$pid"
+	wait "$pid" 2> /dev/null
+	sleep 0.5
+	pgrep -f "$IMG/shell.dz" > /dev/null && why+="processes outlived dunerun: $(pgrep -a -f "$IMG/shell.dz" | head -3); "
+	judge "$([ -z "$why" ] && echo 1)" cleanup-after-sigkill-forking "$why"
 }
 
 # ON-DENY kill: the first denial kills the program with SIGSYS.
@@ -823,7 +882,7 @@ t_sigkill() {
 
 CASES="t_secrets t_dotdot t_chain t_tmp_symlinks t_inherited t_cwd t_write_image
 t_write_denied t_sockets t_sockets_inet t_allow_option t_inet_host_network t_abstract_unix
-t_spawn t_spawn_allowed t_on_deny_kill t_never t_memory t_time t_output t_fsize t_tmpfs_size
+t_spawn t_spawn_allowed t_forkbomb t_shell t_sigkill_forking t_on_deny_kill t_never t_memory t_time t_output t_fsize t_tmpfs_size
 t_nofile t_audit t_status_json t_exit_status t_bind_ro t_bind_rw t_bind_missing t_mount_points t_env t_args
 t_bad_images t_trace t_no_kvm t_sigkill"
 

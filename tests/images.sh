@@ -161,7 +161,7 @@ COPY app /app
 COPY data /data
 WORKDIR /
 ENTRYPOINT ["/bin/busybox", "true"]
-ALLOW stdio rpath exec
+ALLOW stdio rpath exec proc
 EOF
 "$DR" build -o "$T/rt.dz" "$rt" > /dev/null 2> "$T/err"
 # roundtrip NAME ARGS...: busybox ARGS natively in $rt and as the image's
@@ -182,6 +182,10 @@ roundtrip roundtrip-sqlite3 env bin/sqlite3 :memory: '.import --csv data/planets
 roundtrip roundtrip-busybox sha256sum data/planets.csv data/text app/wordfreq.lua
 roundtrip roundtrip-awk awk '{ n += NF } END { print n, NR }' data/text
 roundtrip roundtrip-status grep -c nosuchword data/text
+roundtrip roundtrip-sh sh -c 'bin/busybox cat data/text | bin/busybox tr -s " " "\n" | bin/busybox sort |
+bin/busybox uniq -c | bin/busybox sort -rn | bin/busybox head -5; (cd data && ls | ../bin/busybox wc -l)
+for f in data/*; do bin/busybox wc -c < "$f"; done; x=$(bin/busybox echo sub); echo "$x"
+bin/busybox sleep 0.1 & wait $!; echo "bg $?"; exit 3'
 roundtrip roundtrip-pthreads env bin/pthreads
 roundtrip roundtrip-gojq env bin/gojq -c '[splits(" +")] | map(select(length > 3)) | group_by(.) | map([.[0], length]) | sort_by(-.[1]) | .[:5]' -R data/text
 

@@ -54,7 +54,7 @@ static void harden_or_exit(int keep_net)
 {
 	char err[SANDBOX_ERRLEN];
 
-	if (harden_launcher(keep_net, err) < 0) {
+	if (harden_launcher(keep_net, 0, err) < 0) {
 		dprintf(2, "harden_launcher: %s\n", err);
 		_exit(HARDEN_FAILED);
 	}
@@ -632,6 +632,70 @@ static void test_kills(void)
 	}
 }
 
+/* ---- may_fork: a run in a PID namespace of its own ------------------- */
+
+/* /dev/kvm, opened before hardening, as the launcher opens it. */
+#define KVM_FD 100
+
+/* Hardened with may_fork, fn runs; its exit status (or how it died). */
+static int forking_child(void (*fn)(void))
+{
+	char err[SANDBOX_ERRLEN];
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int kvm = open("/dev/kvm", O_RDWR);
+		if (kvm >= 0 && kvm != KVM_FD) {
+			dup2(kvm, KVM_FD);
+			close(kvm);
+		}
+		if (harden_launcher(1, 1, err) < 0)
+			_exit(HARDEN_FAILED);
+		fn();
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+/* fork, wait4, kill and process groups work, and the forked child may
+ * make a VM on the inherited /dev/kvm descriptor. */
+static void makes_processes(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int vm = fcntl(KVM_FD, F_GETFD) < 0 ? 0 : ioctl(KVM_FD, KVM_CREATE_VM, 0);
+		_exit(vm < 0 ? 2 : 7);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 7)
+		_exit(3);
+	if (kill(getpid(), 0) < 0 || getpgid(0) < 0 || getsid(0) < 0)
+		_exit(4);
+	if (syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), 0) < 0)
+		_exit(5);
+}
+
+static void test_may_fork(void)
+{
+	char buf[64];
+	int st = forking_child(makes_processes);
+
+	check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "may_fork: fork, wait4, kill, getpgid and a child's KVM_CREATE_VM work (%s)",
+	      describe(st, buf, sizeof buf));
+	st = forking_child(no_clone_process);
+	check(killed_by_sigsys(st), "may_fork: clone without CLONE_THREAD still kills (%s)",
+	      describe(st, buf, sizeof buf));
+	st = forking_child(no_unshare);
+	check(killed_by_sigsys(st), "may_fork: unshare still kills (%s)", describe(st, buf, sizeof buf));
+	st = forking_child(no_execve);
+	check(killed_by_sigsys(st), "may_fork: execve still kills (%s)", describe(st, buf, sizeof buf));
+}
+
 /* ---- Stopped and continued ------------------------------------------ */
 
 /* ^Z and fg during a sleep: the kernel resumes it with restart_syscall,
@@ -700,7 +764,7 @@ static void test_failures(void)
 		return;
 	pid = fork();
 	if (pid == 0) {
-		int r = stub_seccomp(EINVAL) < 0 ? 2 : harden_launcher(1, err) == -1 ? 0 : 1;
+		int r = stub_seccomp(EINVAL) < 0 ? 2 : harden_launcher(1, 0, err) == -1 ? 0 : 1;
 		if (r == 0)
 			write(p[1], err, strlen(err));
 		_exit(r);
@@ -788,6 +852,7 @@ int main(void)
 	test_works(0);
 	test_works(1);
 	test_kills();
+	test_may_fork();
 	test_restart();
 	test_failures();
 	measure_unshare();
