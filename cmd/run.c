@@ -268,17 +268,6 @@ static void raise_nofile(void)
 	}
 }
 
-/* The signals dunerun passes on to its program. */
-static void passed_on(sigset_t *set)
-{
-	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-				    SIGALRM, SIGVTALRM, SIGPROF, SIGWINCH, SIGCHLD };
-
-	sigemptyset(set);
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		sigaddset(set, sigs[i]);
-}
-
 /* The parent of a run in a PID namespace of its own: passes on the
  * signals sent to dunerun (a terminal's, SI_KERNEL, reach the whole
  * process group, the child too, so they are not passed twice), and ends
@@ -289,7 +278,7 @@ static void relay(pid_t child)
 	sigset_t set;
 	int st;
 
-	passed_on(&set);
+	monitor_signals(&set);
 	for (;;) {
 		if (waitpid(child, &st, WNOHANG) == child) {
 			if (WIFSIGNALED(st))
@@ -318,7 +307,7 @@ static int pid_namespace(struct vmctx *vc)
 		fprintf(stderr, "dunerun: cannot make a PID namespace: %s\n", strerror(errno));
 		return -1;
 	}
-	passed_on(&set);
+	monitor_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, &old);     /* none is lost before relay() */
 	fflush(NULL);
 	if ((child = fork()) < 0) {

@@ -8,6 +8,7 @@
 #ifndef DUNERUN_MONITOR_H
 #define DUNERUN_MONITOR_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -44,6 +45,10 @@ struct vmctx;
 /* Creates the VM and its memory (before any view is entered: /dev/kvm
  * must be reachable).  On error prints it and returns NULL: status 125. */
 struct vmctx *monitor_open(const struct run_options *opt);
+
+/* The signals the launcher passes on to the program: HUP INT QUIT TERM
+ * USR1 USR2 ALRM VTALRM PROF WINCH CHLD. */
+void monitor_signals(sigset_t *set);
 
 /* After the launcher forked between monitor_open and monitor_run (to be
  * the first process of a PID namespace): the VM was the parent's, so the

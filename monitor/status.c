@@ -103,7 +103,7 @@ void status_write(struct vmctx *vc, const struct run_result *res)
 
 /* The signals the launcher takes for the program.  Not SIGTSTP: Ctrl-Z
  * stops dunerun as a whole, as a shell expects. */
-static void forwarded(sigset_t *set)
+void monitor_signals(sigset_t *set)
 {
 	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
 				    SIGALRM, SIGVTALRM, SIGPROF, SIGWINCH, SIGCHLD };
@@ -175,7 +175,7 @@ static void *watchdog(void *arg)
 	sigset_t set;
 	int interrupts = 0;
 
-	forwarded(&set);
+	monitor_signals(&set);
 	sigaddset(&set, SIGXCPU);
 	sigaddset(&set, SIG_TICK);
 	__atomic_store_n(&vc->watchdog_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
@@ -229,7 +229,7 @@ int watchdog_start(struct vmctx *vc)
 
 	/* Every thread blocks the forwarded signals: they wait for the
 	 * signal thread.  The kick interrupts, and does nothing else. */
-	forwarded(&set);
+	monitor_signals(&set);
 	sigaddset(&set, SIGXCPU);
 	sigaddset(&set, SIG_TICK);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
