@@ -18,6 +18,8 @@
 #define MSR_LSTAR       0xc0000082
 #define MSR_CSTAR       0xc0000083
 #define MSR_SFMASK      0xc0000084
+#define MSR_FS_BASE     0xc0000100
+#define MSR_GS_BASE     0xc0000101
 #define MSR_KERNEL_GS   0xc0000102
 
 /* Flags cleared on `syscall`: TF, DF, NT and AC, as Linux does.  IF is
@@ -320,13 +322,18 @@ int kvm_vm_set_sregs(struct kvm_vm *vm, const struct kvm_sregs *sregs)
 	return 0;
 }
 
+/* The bases as MSRs: one ioctl, where the segment registers would take
+ * a read and a write (a thread switch makes it every time). */
 int kvm_vm_set_segment_bases(struct kvm_vm *vm, uint64_t fs, uint64_t gs)
 {
-	struct kvm_sregs s;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[2];
+	} m = { .hdr.nmsrs = 2 };
 
-	if (kvm_vm_get_sregs(vm, &s) < 0)
-		return -1;
-	s.fs.base = fs;
-	s.gs.base = gs;
-	return kvm_vm_set_sregs(vm, &s);
+	m.e[0] = (struct kvm_msr_entry){ .index = MSR_FS_BASE, .data = fs };
+	m.e[1] = (struct kvm_msr_entry){ .index = MSR_GS_BASE, .data = gs };
+	if (ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 2)
+		return fail(vm, "KVM_SET_MSRS (segment bases): %s", strerror(errno));
+	return 0;
 }
