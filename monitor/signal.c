@@ -127,7 +127,8 @@ static uint64_t frame_top(const struct proc *p, uint64_t flags, uint64_t rsp)
 
 /* Builds the frame for sig and points u at the handler.  0, or -1 if the
  * frame cannot be written (the kernel then kills with SIGSEGV). */
-static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct sig_info *si)
+static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct sig_info *si,
+		      const char **why)
 {
 	struct proc *p = &vc->proc;
 	const typeof(p->sigact[0]) *act = &p->sigact[sig - 1];
@@ -136,8 +137,14 @@ static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct si
 	uint64_t top = frame_top(p, act->flags, u->regs.rsp), fp, frame;
 	uint32_t magic2 = FP_XSTATE_MAGIC2;
 
-	if (!(act->flags & K_SA_RESTORER) || kvm_vm_get_xsave(&vc->vm, &xs) < 0)
+	if (!(act->flags & K_SA_RESTORER)) {
+		*why = "no SA_RESTORER";
 		return -1;
+	}
+	if (kvm_vm_get_xsave(&vc->vm, &xs) < 0) {
+		*why = vc->vm.err;
+		return -1;
+	}
 	fp = (top - XSTATE_SIZE - 4) & ~63ULL;
 	frame = ((fp - sizeof f) & ~15ULL) - 8;   /* as after a call */
 
@@ -187,8 +194,10 @@ static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct si
 		  mm_copy_out(vc->mm, frame, &f, sizeof f) < 0;
 	mm_unlock(vc->mm);
 	pthread_mutex_unlock(&vc->lock);
-	if (bad)
+	if (bad) {
+		*why = "the stack is not writable there";
 		return -1;
+	}
 
 	u->regs.rip = act->handler;
 	u->regs.rsp = frame;
@@ -210,10 +219,10 @@ static int push_frame(struct vmctx *vc, struct uctx *u, int sig, const struct si
 
 /* A frame that cannot be built kills the program with SIGSEGV, as Linux
  * does.  Returns 0: the program has ended. */
-static int frame_failed(struct vmctx *vc, const struct uctx *u, int sig)
+static int frame_failed(struct vmctx *vc, const struct uctx *u, int sig, const char *why)
 {
-	fprintf(stderr, "dunerun: %s: cannot build the frame for signal %d at sp 0x%llx\n",
-		vc->path, sig, (unsigned long long)u->regs.rsp);
+	fprintf(stderr, "dunerun: %s: cannot build the frame for signal %d at sp 0x%llx: %s\n",
+		vc->path, sig, (unsigned long long)u->regs.rsp, why);
 	sig_kill(&vc->proc, SIGSEGV);
 	return 0;
 }
@@ -225,7 +234,8 @@ int deliver_one(struct vmctx *vc, struct uctx *u)
 
 	if (!sig)
 		return 0;
-	return push_frame(vc, u, sig, &si) < 0 ? frame_failed(vc, u, sig) : 1;
+	const char *why = "";
+	return push_frame(vc, u, sig, &si, &why) < 0 ? frame_failed(vc, u, sig, why) : 1;
 }
 
 /* Calls that SA_RESTART makes again after the handler (the kernel's
@@ -274,7 +284,8 @@ int signal_after_call(struct vmctx *vc, struct uctx *u, uint64_t nr, long ret)
 		u->regs.rip -= 2;
 		u->regs.rax = nr;
 	}
-	return push_frame(vc, u, sig, &si) < 0 ? frame_failed(vc, u, sig) : 1;
+	const char *why = "";
+	return push_frame(vc, u, sig, &si, &why) < 0 ? frame_failed(vc, u, sig, why) : 1;
 }
 
 int signal_after_syscall(struct vmctx *vc)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # progs.sh BUILD_DIR: real, fully static programs for the tests, in BUILD_DIR/progs:
 # busybox (Debian's static build), and lua, sqlite3, speedtest1 built from Debian source
-# with musl-gcc. Idempotent; a second run is offline.
+# with musl-gcc; and busybox's own source tree, built with musl, for its testsuite
+# (BUILD_DIR/src/busybox). Idempotent; a second run is offline.
 . "$(dirname "$0")/lib.sh"
 setup "$@"
 P="$B/progs"
@@ -96,6 +97,24 @@ if ! done_ fuzzcheck; then
 	cd "$B"
 	check fuzzcheck --help
 	mark fuzzcheck
+fi
+
+# busybox built from Debian's source with musl, kept as a tree in
+# src/busybox: tests/busybox-suite.sh runs its testsuite (what `make
+# check` runs) natively and under dunerun.  defconfig builds with musl as
+# it is; the applets and features it selects are what the testsuite tests.
+fetch_src busybox
+if ! done_ busybox-tree; then
+	STEP=busybox-tree; log "build $STEP"
+	cd "$B/src/busybox"
+	quiet busybox-tree make defconfig
+	sed -i 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' .config
+	quiet busybox-tree make -j2 CC=musl-gcc HOSTCC=gcc EXTRA_CFLAGS="-isystem $B/kinc" \
+		busybox busybox.links
+	cd "$B"
+	file src/busybox/busybox | grep -q 'statically linked' || die "src/busybox/busybox is not static"
+	src/busybox/busybox true || die "src/busybox/busybox does not run"
+	mark busybox-tree
 fi
 
 log "ok: $(echo "$P"/*)"

@@ -194,14 +194,17 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 	struct exec_request *x = calloc(1, sizeof *x);
 	struct hpath hp;
 	struct elf_image img;
-	char err[256], interp[256], arg[256];
+	char err[256], interp[256], arg[256], cur[sizeof hp.path];
 	long r;
 
 	if (!x)
 		return -ENOMEM;
 	if ((r = argpath(p, dirfd, path, flags & AT_EMPTY_PATH ? PATH_EMPTY : 0, &hp)) < 0)
 		goto fail;
+	/* x->path stays the name execve was given (Linux's bprm->filename):
+	 * a script's AT_EXECFN and comm are its own, not its interpreter's. */
 	snprintf(x->path, sizeof x->path, "%s", hp.path);
+	snprintf(cur, sizeof cur, "%s", hp.path);
 	/* execveat(fd, "", AT_EMPTY_PATH): the file behind the descriptor. */
 	if (!hp.path[0] && proc_fd_path(p, hp.dir, "", hp.path, &hp.dir) < 0)
 		goto fail;
@@ -223,14 +226,14 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 		front[nfront++] = interp;
 		if (arg[0])
 			front[nfront++] = arg;
-		front[nfront++] = x->path;
+		front[nfront++] = cur;
 		if ((r = prepend(&x->argv, front, nfront)) < 0)
 			goto fail;
 		free(x->data);
 		x->data = NULL;
 		hp.dir = p->cwd;
 		snprintf(hp.path, sizeof hp.path, "%s", interp);
-		snprintf(x->path, sizeof x->path, "%s", interp);
+		snprintf(cur, sizeof cur, "%s", interp);
 		open_flags = 0;
 	}
 	/* Only static ELF programs run; a dynamic one would need its
@@ -260,6 +263,21 @@ long sys_execveat(struct proc *p, const uint64_t *a)
 	return do_exec(p, argint(a[0]), a[1], a[2], a[3], flags);
 }
 
+/* The program's processes are the launcher's, which others find by name
+ * in /proc (pidof and ps read the comm of /proc/PID/stat): the launcher
+ * takes the program's name.  /proc/self/comm is the thread group's, from
+ * whichever thread writes it (a prctl would name this thread only). */
+static void name_launcher(struct proc *p)
+{
+	int h;
+
+	if (p->procfd < 0 || (h = openat(p->procfd, "self/comm", O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	ssize_t n = write(h, p->comm, strlen(p->comm));
+	(void)n;        /* the name is only for others to see */
+	close(h);
+}
+
 void proc_exec(struct proc *p, struct mm *mm)
 {
 	int i;
@@ -284,4 +302,5 @@ void proc_exec(struct proc *p, struct mm *mm)
 	p->exe = p->exe_buf;
 	const char *base = strrchr(p->exec->path, '/');
 	snprintf(p->comm, sizeof p->comm, "%s", base ? base + 1 : p->exec->path);
+	name_launcher(p);
 }

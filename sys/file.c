@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <linux/loop.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -278,6 +280,78 @@ long sys_chdir(struct proc *p, const uint64_t *a)
 	if (h < 0)
 		return -errno;
 	return set_cwd(p, h);
+}
+
+/* A path the host's path-only calls (chroot, mount) can take for hp: a
+ * relative one goes through the descriptor's /proc/self/fd link. */
+static void host_path(const struct hpath *hp, char *buf, size_t len)
+{
+	if (hp->path[0] == '/')
+		snprintf(buf, len, "%s", hp->path);
+	else
+		snprintf(buf, len, "/proc/self/fd/%d/%s", hp->dir, hp->path);
+}
+
+/* chroot, mount and umount2 change the process's view of the files.
+ * The launcher is the program's process, in the host's mount namespace
+ * under exec, as a native one would be; only the null sandbox (no
+ * policy: every call served) offers them, and a hardened launcher's
+ * seccomp filter forbids them. */
+long sys_chroot(struct proc *p, const uint64_t *a)
+{
+	char path[PATH_MAX + 32];
+	struct hpath hp;
+	long r;
+
+	if (p->policy)
+		return -EPERM;
+	if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
+		return r;
+	host_path(&hp, path, sizeof path);
+	return chroot(path) < 0 ? -errno : 0;
+}
+
+/* The source is a path only for binds and moves (a device is named by an
+ * absolute path; "tmpfs" is a name), and data is an options string. */
+long sys_mount(struct proc *p, const uint64_t *a)
+{
+	static __thread char src[PATH_MAX + 32], dst[PATH_MAX + 32], type[256], data[4096];
+	unsigned long flags = a[3];
+	struct hpath hp;
+	long r;
+
+	if (p->policy)
+		return -EPERM;
+	if (a[0] && (flags & (MS_BIND | MS_MOVE))) {
+		if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
+			return r;
+		host_path(&hp, src, sizeof src);
+	} else if (a[0] && (r = mm_copy_str(p->mm, src, a[0], sizeof src)) < 0) {
+		return r;
+	}
+	if ((r = argpath(p, AT_FDCWD, a[1], 0, &hp)) < 0)
+		return r;
+	host_path(&hp, dst, sizeof dst);
+	if (a[2] && (r = mm_copy_str(p->mm, type, a[2], sizeof type)) < 0)
+		return r;
+	if (a[4] && (r = mm_copy_str(p->mm, data, a[4], sizeof data)) < 0)
+		return r;
+	return mount(a[0] ? src : NULL, dst, a[2] ? type : NULL, flags,
+		     a[4] ? data : NULL) < 0 ? -errno : 0;
+}
+
+long sys_umount2(struct proc *p, const uint64_t *a)
+{
+	char dst[PATH_MAX + 32];
+	struct hpath hp;
+	long r;
+
+	if (p->policy)
+		return -EPERM;
+	if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
+		return r;
+	host_path(&hp, dst, sizeof dst);
+	return umount2(dst, argint(a[1])) < 0 ? -errno : 0;
 }
 
 long sys_fchdir(struct proc *p, const uint64_t *a)
@@ -618,7 +692,35 @@ long sys_sync(struct proc *p, const uint64_t *a)
 	return 0;
 }
 
-/* --- ioctl: terminal queries only --- */
+/* --- ioctl: terminal queries; loop devices in the null sandbox --- */
+
+/* The loop-device calls of mount -o loop and losetup: LOOP_SET_FD names
+ * the backing file by the program's descriptor, the status calls carry a
+ * struct loop_info64.  Like mount, only without a policy. */
+static long loop_ioctl(struct proc *p, int h, unsigned cmd, uint64_t arg)
+{
+	struct loop_info64 info;
+	long r;
+
+	switch (cmd) {
+	case LOOP_CTL_GET_FREE:
+	case LOOP_CLR_FD:
+		return hostret(ioctl(h, cmd, 0));
+	case LOOP_SET_FD:
+		if ((r = fd_host(p, argint(arg))) < 0)
+			return r;
+		return hostret(ioctl(h, cmd, (int)r));
+	case LOOP_SET_STATUS64:
+		if (mm_copy_in(p->mm, &info, arg, sizeof info) < 0)
+			return -EFAULT;
+		return hostret(ioctl(h, cmd, &info));
+	case LOOP_GET_STATUS64:
+		if ((r = hostret(ioctl(h, cmd, &info))) < 0)
+			return r;
+		return mm_copy_out(p->mm, arg, &info, sizeof info) < 0 ? -EFAULT : 0;
+	}
+	return -ENOTTY;
+}
 
 long sys_ioctl(struct proc *p, const uint64_t *a)
 {
@@ -653,7 +755,7 @@ long sys_ioctl(struct proc *p, const uint64_t *a)
 		p->fd[fd].cloexec = cmd == FIOCLEX;
 		return 0;
 	default:
-		return -ENOTTY;
+		return p->policy ? -ENOTTY : loop_ioctl(p, h, cmd, a[2]);
 	}
 }
 

@@ -6,6 +6,7 @@
  * program asks for and reads it back, as Linux would.
  */
 #define _GNU_SOURCE 1
+#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -606,17 +607,50 @@ long sys_sched_getaffinity(struct proc *p, const uint64_t *a)
 	unsigned char mask[1024];
 	long r;
 
-	if (pid != 0 && pid != p->pid)
+	/* Where the program may make processes its pids are the host's
+	 * (or its run's PID namespace's), and Linux shows any of their
+	 * masks (taskset -p PID); else it answers for itself only. */
+	if (pid == p->pid)
+		pid = 0;
+	if (pid != 0 && !p->can_fork)
 		return -ESRCH;
 	if (len & 7)
 		return -EINVAL;
 	/* The host says how much of the mask it has (cpumask_size), and
 	 * refuses buffers too small for its CPUs. */
-	r = hostret(syscall(SYS_sched_getaffinity, 0,
+	r = hostret(syscall(SYS_sched_getaffinity, pid,
 			    len < sizeof mask ? len : sizeof mask, mask));
 	if (r < 0)
 		return r;
 	return mm_copy_out(p->mm, a[2], mask, (size_t)r) < 0 ? -EFAULT : r;
+}
+
+/* The program's threads share the launcher's: its own vCPU thread runs
+ * them, the others serve their calls, and threads made later inherit the
+ * vCPU's mask.  So the mask is the whole launcher's.  Other processes
+ * (under exec, host pids): the host's call.  Only without a policy. */
+long sys_sched_setaffinity(struct proc *p, const uint64_t *a)
+{
+	int pid = argint(a[0]);
+	size_t len = a[1] < 1024 ? (size_t)a[1] : 1024;
+	unsigned char mask[1024] = {0};
+	struct dirent *d;
+	DIR *dir;
+	long r = 0;
+
+	if (p->policy)
+		return -EPERM;
+	if (mm_copy_in(p->mm, mask, a[2], len) < 0)
+		return -EFAULT;
+	if (pid != 0 && pid != p->pid)
+		return hostret(syscall(SYS_sched_setaffinity, pid, len, mask));
+	if (!(dir = opendir("/proc/self/task")))
+		return hostret(syscall(SYS_sched_setaffinity, 0, len, mask));
+	while ((d = readdir(dir)) && r == 0)
+		if (d->d_name[0] != '.')
+			r = hostret(syscall(SYS_sched_setaffinity, atoi(d->d_name), len, mask));
+	closedir(dir);
+	return r;
 }
 
 /* The scheduling calls answer for the program's one thread, and only it. */

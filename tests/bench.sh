@@ -162,6 +162,15 @@ row "lua wordfreq.lua 8 MiB" ms "wall_ms $B/progs/lua $WF $D/text8m" \
 	-- "exec" "wall_ms $B/dunerun exec $B/progs/lua $WF $D/text8m" "${extra[@]}"
 na_rows "lua wordfreq.lua 8 MiB" ms
 
+# busybox's own testsuite, whole (tests/busybox-suite.sh): every process
+# it starts runs in the sandbox.  Minutes a run under dunerun, so one
+# repeat unless BENCH_BUSYBOX_REPEATS asks for more.
+if [ -x "$B/src/busybox/busybox" ]; then
+	R=${BENCH_BUSYBOX_REPEATS:-1} row "busybox testsuite (runtest)" s \
+		"tests/busybox-suite.sh $B --wall native" \
+		-- "exec" "tests/busybox-suite.sh $B --wall dunerun"
+fi
+
 # Image build rate for a 100 MiB tree, the same wherever the build is the
 # same: the programs of $B/progs (executables and a database) copied in
 # turn until they make 50 MiB, and 50 files of 1 MiB of English-like text,

@@ -2,8 +2,9 @@
 # check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
 # layer, image format, policy and Dunefile), the fuzz corpora as regression
 # inputs, the launcher's command-line and image-building checks, hostile
-# programs inside images, and the native-vs-dunerun comparison suite, then
-# prints one total line:
+# programs inside images, the native-vs-dunerun comparison suite, and
+# busybox's own testsuite natively and under dunerun, then prints one
+# total line:
 # "N passed, N failed".
 set -u
 B=${1:-build}
@@ -45,6 +46,7 @@ run_part cli tests/cli.sh "$B"
 run_part images tests/images.sh "$B"
 run_part hostile-images tests/hostile-images.sh "$B"
 run_part programs tests/run.sh "$B"
+run_part busybox-suite tests/busybox-suite.sh "$B"
 
 echo
 if [ "$skip" -gt 0 ]; then
