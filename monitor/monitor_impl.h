@@ -95,6 +95,9 @@ void kick(struct vmctx *vc);
 /* harden_launcher() for this run, reporting its error.  0 or -1. */
 int harden(struct vmctx *vc);
 
+/* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
+#define USER_RFLAGS 0x40dd5UL
+
 /* The program's registers at an interruption: its own general registers
  * with rip, rflags and rsp from the supervisor's iret frame. */
 struct uctx {

@@ -67,8 +67,6 @@ _Static_assert(sizeof(struct k_siginfo) == 128, "siginfo");
 #define K_SA_RESTORER      0x04000000
 #define K_SS_ONSTACK       1
 #define K_SS_DISABLE       2
-/* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
-#define FIX_EFLAGS         0x40dd5UL
 
 int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
 {
@@ -87,7 +85,7 @@ int uctx_put(struct vmctx *vc, struct uctx *u)
 	struct kvm_regs r = u->regs;
 
 	u->iret[0] = u->regs.rip;
-	u->iret[2] = (u->iret[2] & ~FIX_EFLAGS) | (u->regs.rflags & FIX_EFLAGS);
+	u->iret[2] = (u->iret[2] & ~USER_RFLAGS) | (u->regs.rflags & USER_RFLAGS);
 	u->iret[3] = u->regs.rsp;
 	r.rip = u->ring0.rip;
 	r.rsp = u->ring0.rsp;

@@ -20,9 +20,7 @@ struct thread_ctx {
 	struct kvm_xsave xs;
 };
 
-/* The rflags bits a thread's saved state may set: CF PF AF ZF SF TF DF OF
- * AC RF; IF and the reserved bit 1 are always set. */
-#define USER_RFLAGS_MASK 0x40dd5UL
+/* IF and the reserved bit 1, always set in a thread's rflags. */
 #define USER_RFLAGS_SET  0x202UL
 
 static struct thread_ctx *ctx(struct vmctx *vc, int i)
@@ -74,7 +72,7 @@ static int load(struct vmctx *vc, int i, struct uctx *at)
 		__atomic_store_n(&vc->mbox->state, MB_IDLE, __ATOMIC_RELEASE);
 		return uctx_put(vc, &u);
 	}
-	u.regs.rflags = (u.regs.rflags & USER_RFLAGS_MASK) | USER_RFLAGS_SET;
+	u.regs.rflags = (u.regs.rflags & USER_RFLAGS) | USER_RFLAGS_SET;
 	return kvm_vm_set_regs(&vc->vm, &u.regs);
 }
 
