@@ -147,6 +147,8 @@ int thread_preempt(struct vmctx *vc);
 void thread_forget(struct vmctx *vc);
 
 /* service.c */
+/* CLOCK_MONOTONIC in ns. */
+uint64_t now_ns(void);
 int service_start(struct vmctx *vc);
 void service_stop(struct vmctx *vc);
 void service_kick(struct vmctx *vc);

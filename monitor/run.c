@@ -19,14 +19,6 @@ enum { RUN_CONTINUE, RUN_DONE };
 /* A syscall served longer than this waited for something. */
 #define WAITED_NS 50000
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static int exec_program(struct vmctx *vc, struct run_result *res);
 static int fork_program(struct vmctx *vc, struct run_result *res);
 static int full_resync(struct vmctx *vc);

@@ -282,14 +282,21 @@ long sys_chdir(struct proc *p, const uint64_t *a)
 	return set_cwd(p, h);
 }
 
-/* A path the host's path-only calls (chroot, mount) can take for hp: a
- * relative one goes through the descriptor's /proc/self/fd link. */
-static void host_path(const struct hpath *hp, char *buf, size_t len)
+/* The path argument at gva as the host's path-only calls (chroot, mount)
+ * can take it: a relative one goes through its directory descriptor's
+ * /proc/self/fd link.  0 or -errno. */
+static long host_path(struct proc *p, uint64_t gva, char *buf, size_t len)
 {
-	if (hp->path[0] == '/')
-		snprintf(buf, len, "%s", hp->path);
+	struct hpath hp;
+	long r = argpath(p, AT_FDCWD, gva, 0, &hp);
+
+	if (r < 0)
+		return r;
+	if (hp.path[0] == '/')
+		snprintf(buf, len, "%s", hp.path);
 	else
-		snprintf(buf, len, "/proc/self/fd/%d/%s", hp->dir, hp->path);
+		snprintf(buf, len, "/proc/self/fd/%d/%s", hp.dir, hp.path);
+	return 0;
 }
 
 /* chroot, mount and umount2 change the process's view of the files.
@@ -300,14 +307,12 @@ static void host_path(const struct hpath *hp, char *buf, size_t len)
 long sys_chroot(struct proc *p, const uint64_t *a)
 {
 	char path[PATH_MAX + 32];
-	struct hpath hp;
 	long r;
 
 	if (p->policy)
 		return -EPERM;
-	if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
+	if ((r = host_path(p, a[0], path, sizeof path)) < 0)
 		return r;
-	host_path(&hp, path, sizeof path);
 	return chroot(path) < 0 ? -errno : 0;
 }
 
@@ -317,21 +322,18 @@ long sys_mount(struct proc *p, const uint64_t *a)
 {
 	static __thread char src[PATH_MAX + 32], dst[PATH_MAX + 32], type[256], data[4096];
 	unsigned long flags = a[3];
-	struct hpath hp;
 	long r;
 
 	if (p->policy)
 		return -EPERM;
 	if (a[0] && (flags & (MS_BIND | MS_MOVE))) {
-		if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
+		if ((r = host_path(p, a[0], src, sizeof src)) < 0)
 			return r;
-		host_path(&hp, src, sizeof src);
 	} else if (a[0] && (r = mm_copy_str(p->mm, src, a[0], sizeof src)) < 0) {
 		return r;
 	}
-	if ((r = argpath(p, AT_FDCWD, a[1], 0, &hp)) < 0)
+	if ((r = host_path(p, a[1], dst, sizeof dst)) < 0)
 		return r;
-	host_path(&hp, dst, sizeof dst);
 	if (a[2] && (r = mm_copy_str(p->mm, type, a[2], sizeof type)) < 0)
 		return r;
 	if (a[4] && (r = mm_copy_str(p->mm, data, a[4], sizeof data)) < 0)
@@ -343,14 +345,12 @@ long sys_mount(struct proc *p, const uint64_t *a)
 long sys_umount2(struct proc *p, const uint64_t *a)
 {
 	char dst[PATH_MAX + 32];
-	struct hpath hp;
 	long r;
 
 	if (p->policy)
 		return -EPERM;
-	if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) < 0)
+	if ((r = host_path(p, a[0], dst, sizeof dst)) < 0)
 		return r;
-	host_path(&hp, dst, sizeof dst);
 	return umount2(dst, argint(a[1])) < 0 ? -errno : 0;
 }
 

@@ -218,8 +218,9 @@ static int kill_member(struct proc *p, pid_t pid, void *arg)
 
 long kill_run(struct proc *p, int pid, int sig)
 {
-	struct killing k = { sig, pid == 0 ? getpgid(0) : pid == -1 ? 0 : -pid, p->pid };
-	int self = k.pgid && k.pgid == getpgid(0);
+	pid_t mine = getpgid(0);
+	struct killing k = { sig, pid == 0 ? mine : pid == -1 ? 0 : -pid, p->pid };
+	int self = k.pgid && k.pgid == mine;
 
 	if (pid > 0)
 		return procs_member(p, pid) ? hostret(kill(pid, sig)) : -ESRCH;

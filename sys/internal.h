@@ -86,6 +86,9 @@ void sig_send(struct proc *p, int sig, int code);
 
 /* --- Threads (thread.c) --- */
 
+/* CLOCK_MONOTONIC in ns. */
+int64_t mono_ns(void);
+
 /* Whether the process has more than one thread: calls that would block
  * park instead (sys.h). */
 int thread_many(struct proc *p);

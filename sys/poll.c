@@ -20,14 +20,6 @@
 
 #define NSEC 1000000000L
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * NSEC + t.tv_nsec;
-}
-
 /* A timeout as Linux validates it: seconds and nanoseconds not negative,
  * nanoseconds below a second. */
 static int valid_ts(const struct timespec *t)
@@ -62,12 +54,12 @@ static long host_poll(struct proc *p, struct pollfd *f, unsigned n, struct times
 		if (t->tv_sec > (INT64_MAX / 2) / NSEC)
 			t = NULL;
 		else
-			end = now_ns() + t->tv_sec * NSEC + t->tv_nsec;
+			end = mono_ns() + t->tv_sec * NSEC + t->tv_nsec;
 	}
 	for (;;) {
 		r = syscall(SYS_ppoll, f, n, t, NULL, 8);
 		if (t) {
-			left = end - now_ns();
+			left = end - mono_ns();
 			if (left < 0)
 				left = 0;
 			t->tv_sec = left / NSEC;

@@ -41,7 +41,7 @@
 		      CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | CLONE_DETACHED)
 #define THREAD_NEEDS (CLONE_VM | CLONE_SIGHAND | CLONE_THREAD)
 
-static int64_t mono_ns(void)
+int64_t mono_ns(void)
 {
 	struct timespec t;
 

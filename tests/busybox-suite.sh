@@ -24,6 +24,7 @@ B=${1:-build}
 WALL=
 [ "${2:-}" = --wall ] && WALL=${3:?--wall native or dunerun}
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 B=$(cd "$B" && pwd)
 SRC=$B/src/busybox
 BB=$SRC/busybox
@@ -130,9 +131,4 @@ awk -F'\t' 'NR == FNR { n[$2] = 1; next } !($2 in n) { print "  " $2 ": (none) -
 	"$W/native.res" "$W/dunerun.res"
 
 echo
-if [ "$skip" -gt 0 ]; then
-	echo "$pass passed, $fail failed, $skip skipped"
-else
-	echo "$pass passed, $fail failed"
-fi
-[ "$fail" -eq 0 ]
+summary

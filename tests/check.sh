@@ -9,6 +9,7 @@
 set -u
 B=${1:-build}
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 pass=0 fail=0 skip=0
 
 # Adds the counts from a runner's "N passed, N failed[, N skipped]" line.
@@ -49,9 +50,4 @@ run_part programs tests/run.sh "$B"
 run_part busybox-suite tests/busybox-suite.sh "$B"
 
 echo
-if [ "$skip" -gt 0 ]; then
-	echo "$pass passed, $fail failed, $skip skipped"
-else
-	echo "$pass passed, $fail failed"
-fi
-[ "$fail" -eq 0 ]
+summary

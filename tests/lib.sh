@@ -2,6 +2,17 @@
 # T (its scratch directory, with the last command's out and err files)
 # and the counters pass and fail.
 
+# summary: the closing "N passed, N failed[, N skipped]" line (skip may
+# be unset); fails if anything did.
+summary() {
+	if [ "${skip:-0}" -gt 0 ]; then
+		echo "$pass passed, $fail failed, $skip skipped"
+	else
+		echo "$pass passed, $fail failed"
+	fi
+	[ "$fail" -eq 0 ]
+}
+
 # verdict OK NAME WHY: counts and prints one result; WHY and the captured
 # output ($T/out, $T/err) explain a failure.
 verdict() {
