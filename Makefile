@@ -45,7 +45,7 @@ $(B)/obj/%.o: %.c $(HDRS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/guest/guest.bin: guestkernel/entry.S guestkernel/kernel.ld include/dunerun/abi.h
+$(B)/guest/guest.bin: guestkernel/entry.S guestkernel/pvm.S guestkernel/kernel.ld include/dunerun/abi.h
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(GUEST_CFLAGS) -c guestkernel/entry.S -o $(B)/guest/entry.o
 	ld -nostdlib -T guestkernel/kernel.ld $(B)/guest/entry.o -o $(B)/guest/guest.elf

@@ -44,6 +44,8 @@ void print_usage(FILE *f)
 	      "  --audit FILE          write each denied syscall as a JSON line\n"
 	      "  --trace               print every syscall, strace style, on stderr\n"
 	      "  --no-poll             no polling syscall thread: every syscall is a VM exit\n"
+	      "  --backend NAME        supervisor: auto (default), portable or pvm-native;\n"
+	      "                        DUNERUN_BACKEND sets the default\n"
 	      "  --stats               print VM exits and where syscalls were served\n"
 	      "  --deterministic       threads switch only where they block, in a fixed order\n"
 	      "  -h, --help            this help\n"

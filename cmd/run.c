@@ -120,6 +120,21 @@ static int parse_tmpfs(struct cli *c, char *spec)
 	return 0;
 }
 
+/* --backend, or DUNERUN_BACKEND for a default (how CI runs the whole
+ * suite under each backend). */
+static int parse_backend(struct run_options *opt, const char *name)
+{
+	if (!strcmp(name, "auto"))
+		opt->backend = BACKEND_AUTO;
+	else if (!strcmp(name, "portable"))
+		opt->backend = BACKEND_PORTABLE;
+	else if (!strcmp(name, "pvm-native"))
+		opt->backend = BACKEND_PVM_NATIVE;
+	else
+		return bad("--backend %s: use auto, portable or pvm-native", name);
+	return 0;
+}
+
 /* The value of option name at argv[*i]: "--name=V" or "--name V". */
 static char *value_of(int argc, char **argv, int *i, const char *name)
 {
@@ -139,9 +154,12 @@ static char *value_of(int argc, char **argv, int *i, const char *name)
 static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void))
 {
 	char err[POLICY_ERRLEN];
+	const char *env = getenv("DUNERUN_BACKEND");
 	char *v;
 	int i;
 
+	if (env && *env && parse_backend(&c->opt, env) < 0)
+		return -1;
 	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--"))
@@ -187,6 +205,9 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			if (c->nenv == MAX_ENV)
 				return bad("too many --env options (at most %d)", MAX_ENV);
 			c->env[c->nenv++] = v;
+		} else if ((v = value_of(argc, argv, &i, "--backend"))) {
+			if (parse_backend(&c->opt, v) < 0)
+				return -1;
 		} else if ((v = value_of(argc, argv, &i, "--status-json"))) {
 			c->status_path = v;
 		} else if ((v = value_of(argc, argv, &i, "--audit"))) {

@@ -37,15 +37,18 @@
 	.quad vec16, vec17, vec18, vec19, vec20, vec21, vec22, vec23
 	.quad vec24, vec25, vec26, vec27, vec28, vec29, vec30, vec31
 	.quad __vsyscall_lma - GVA_KERNEL
+	.quad pvm_boot, pvm_return, pvm_syscall
+	.quad pvec0, pvec1, pvec2, pvec3, pvec4, pvec5, pvec6, pvec7
+	.quad pvec8, pvec9, pvec10, pvec11, pvec12, pvec13, pvec14, pvec15
+	.quad pvec16, pvec17, pvec18, pvec19, pvec20, pvec21, pvec22, pvec23
+	.quad pvec24, pvec25, pvec26, pvec27, pvec28, pvec29, pvec30, pvec31
 
 /* ------------------------------------------------------------------ */
-/* The user entry page, linked at GVA_ENTRY.  Uses only rax, rcx and r11,
- * which `syscall` clobbers anyway, and never the user stack: the program
- * may keep live data in its red zone. */
-
-	.section .entry, "ax"
-	.globl entry_syscall
-entry_syscall:
+/* Posting a syscall to the mailbox, shared by the user entry page and
+ * the PVM backend's ring-0 entry: both use only rax, rcx and r11, which
+ * `syscall` clobbers anyway, and never the program's stack (it may keep
+ * live data in its red zone).  POST_SYSCALL leaves rax = the mailbox. */
+.macro POST_SYSCALL
 	movabs %rax, GVA_MBOX + MB_NR
 	movabs $GVA_MBOX, %rax
 	mov %rcx, MB_RIP(%rax)
@@ -56,78 +59,53 @@ entry_syscall:
 	mov %r10, MB_ARG0+24(%rax)
 	mov %r8, MB_ARG0+32(%rax)
 	mov %r9, MB_ARG0+40(%rax)
-	/* Real VT-x/SVM: `syscall` did enter ring 0.  Continue in the
-	 * supervisor proper, which must not return with a jump. */
-	mov %cs, %ecx
-	test $3, %cl
-	jz entry_ring0
+.endm
 
-	/* Identity queries are answered here from values the host
-	 * published: the cheapest round trip is no round trip. */
+/* Answers identity queries from values the host published (the
+ * cheapest round trip is no round trip), else waits for a polling host
+ * thread.  Goes to \answered when the host answered, to \finish when the
+ * guest did, to \exit when the request needs an exit. */
+.macro SERVE_SYSCALL exit, answered, finish
 	mov MB_NR(%rax), %rcx
 	cmp $39, %rcx           /* getpid */
-	je answer_pid
+	je answer_pid\@
 	cmp $186, %rcx          /* gettid */
-	je answer_tid
+	je answer_tid\@
 	cmp $110, %rcx          /* getppid */
-	je answer_ppid
+	je answer_ppid\@
 	/* xchg is a full barrier: the posted state is visible before we
 	 * read whether a host thread is polling (the host does the mirror
 	 * image before it sleeps), so a request is never left unseen. */
 	mov $MB_POSTED, %ecx
 	xchg %ecx, MB_STATE(%rax)
 	cmpl $0, MB_POLLING(%rax)
-	je exit_path
+	je \exit
 	mov $SPIN_LIMIT, %r11d
-spin:
+spin\@:
 	pause
 	mov MB_STATE(%rax), %ecx
 	cmp $MB_DONE, %ecx
-	je answered
+	je \answered
 	cmp $MB_BOUNCE, %ecx
-	je exit_path
+	je \exit
 	cmpl $0, MB_POLLING(%rax)       /* the host thread went to sleep */
-	je exit_path
+	je \exit
 	dec %r11d
-	jnz spin
-exit_path:
-	/* Ask the supervisor to exit to the host, which completes the
-	 * request on the vCPU thread. */
-	movl $1, MB_WANT_EXIT(%rax)
-enter_supervisor:
-	int3
-	.globl entry_trap_return
-entry_trap_return:
-	/* The supervisor used rax, rcx, rdx, rsi and rdi freely (pushing
-	 * them costs emulated instructions); restore them here, natively. */
-	movabs $GVA_MBOX, %rax
-	mov MB_ARG0+0(%rax), %rdi
-	mov MB_ARG0+8(%rax), %rsi
-	mov MB_ARG0+16(%rax), %rdx
-	cmpl $MB_DONE, MB_STATE(%rax)
-	jne exit_path
-	jmp finish
-answered:
-	mov MB_ACTION(%rax), %ecx
-	test %ecx, %ecx
-	jz finish
-	cmp $MB_EXIT, %ecx
-	je exit_path
-	movl $0, MB_WANT_EXIT(%rax)     /* MB_APPLY: the queue, no exit */
-	jmp enter_supervisor
-answer_ppid:
+	jnz spin\@
+	jmp \exit
+answer_ppid\@:
 	mov MB_VV_PPID(%rax), %rcx
-	jmp answer
-answer_tid:
+	jmp answer\@
+answer_tid\@:
 	mov MB_VV_TID(%rax), %rcx
-	jmp answer
-answer_pid:
+	jmp answer\@
+answer_pid\@:
 	mov MB_VV_PID(%rax), %rcx
-answer:
+answer\@:
 	mov %rcx, MB_RET(%rax)
 	incq MB_GUEST_CALLS(%rax)
 	cmpl $0, MB_TRACE(%rax)
-	je finish
+	je \finish
 	/* --trace: record the call for the host to print. */
 	mov MB_GUEST_CALLS(%rax), %r11
 	dec %r11
@@ -137,11 +115,63 @@ answer:
 	mov %rcx, MB_GTRACE(%rax, %r11)
 	mov MB_RET(%rax), %rcx
 	mov %rcx, MB_GTRACE+8(%rax, %r11)
-finish:
+	jmp \finish
+.endm
+
+/* The host answered (MB_DONE): what next, by its action. */
+.macro ANSWERED exit, apply, finish
+	mov MB_ACTION(%rax), %ecx
+	test %ecx, %ecx
+	jz \finish
+	cmp $MB_EXIT, %ecx
+	je \exit
+	movl $0, MB_WANT_EXIT(%rax)     /* MB_APPLY: the queue, no exit */
+	jmp \apply
+.endm
+
+/* The result, rip and rflags back from the mailbox, for the return. */
+.macro FINISH_SYSCALL
 	movl $MB_IDLE, MB_STATE(%rax)
 	mov MB_RIP(%rax), %rcx
 	mov MB_RFLAGS(%rax), %r11
 	mov MB_RET(%rax), %rax
+.endm
+
+/* ------------------------------------------------------------------ */
+/* The user entry page, linked at GVA_ENTRY. */
+
+	.section .entry, "ax"
+	.globl entry_syscall
+entry_syscall:
+	POST_SYSCALL
+	/* Real VT-x/SVM: `syscall` did enter ring 0.  Continue in the
+	 * supervisor proper, which must not return with a jump. */
+	mov %cs, %ecx
+	test $3, %cl
+	jz entry_ring0
+	SERVE_SYSCALL exit_path, answered, finish
+exit_path:
+	/* Ask the supervisor to exit to the host, which completes the
+	 * request on the vCPU thread. */
+	movl $1, MB_WANT_EXIT(%rax)
+enter_supervisor:
+	int3
+	/* Where the supervisor returns after an exit or applying the queue
+	 * (every backend): it used rax, rcx, rdx, rsi and rdi freely (pushing
+	 * them costs emulated instructions); restore them here, natively. */
+	.globl entry_trap_return
+entry_trap_return:
+	movabs $GVA_MBOX, %rax
+	mov MB_ARG0+0(%rax), %rdi
+	mov MB_ARG0+8(%rax), %rsi
+	mov MB_ARG0+16(%rax), %rdx
+	cmpl $MB_DONE, MB_STATE(%rax)
+	jne exit_path
+	jmp finish
+answered:
+	ANSWERED exit_path, enter_supervisor, finish
+finish:
+	FINISH_SYSCALL
 	jmp *%rcx
 
 entry_ring0:
@@ -174,59 +204,78 @@ vsyscall_getcpu:
 /* ------------------------------------------------------------------ */
 	.text
 
-/* Exception stubs.  The stub leaves every general register as the
- * program had it and exits with the vector as the port number; the host
- * reads the registers with KVM_GET_REGS and the frame at rsp.  Vectors
- * without an error code push a zero so the frame is always the same. */
-.macro VEC n, has_error
-vec\n:
+/* Exception stubs, for a backend whose return to the interrupted code is
+ * \ret.  Each stub leaves every general register as the program had it
+ * and exits with the vector as the port number; the host reads the
+ * registers with KVM_GET_REGS and the frame at rsp.  Vectors without an
+ * error code push a zero so the frame is always the same. */
+.macro VEC p, n, has_error
+\p\n:
 	.if \has_error == 0
 	pushq $0
 	.endif
 	out %al, $\n
-	jmp exception_return
+	jmp \p\()exception_return
 .endm
 
-	VEC 0, 0
-	VEC 1, 0
-	VEC 2, 0
-	VEC 4, 0
-	VEC 5, 0
-	VEC 6, 0
-	VEC 7, 0
-	VEC 8, 1
-	VEC 9, 0
-	VEC 10, 1
-	VEC 11, 1
-	VEC 12, 1
-	VEC 13, 1
-	VEC 14, 1
-	VEC 15, 0
-	VEC 16, 0
-	VEC 17, 1
-	VEC 18, 0
-	VEC 19, 0
-	VEC 20, 0
-	VEC 21, 1
-	VEC 22, 0
-	VEC 23, 0
-	VEC 24, 0
-	VEC 25, 0
-	VEC 26, 0
-	VEC 27, 0
-	VEC 28, 0
-	VEC 29, 1
-	VEC 30, 1
-	VEC 31, 0
+.macro TRAP_STUBS p, ret:vararg
+	VEC \p, 0, 0
+	VEC \p, 1, 0
+	VEC \p, 2, 0
+	VEC \p, 4, 0
+	VEC \p, 5, 0
+	VEC \p, 6, 0
+	VEC \p, 7, 0
+	VEC \p, 8, 1
+	VEC \p, 9, 0
+	VEC \p, 10, 1
+	VEC \p, 11, 1
+	VEC \p, 12, 1
+	VEC \p, 13, 1
+	VEC \p, 14, 1
+	VEC \p, 15, 0
+	VEC \p, 16, 0
+	VEC \p, 17, 1
+	VEC \p, 18, 0
+	VEC \p, 19, 0
+	VEC \p, 20, 0
+	VEC \p, 21, 1
+	VEC \p, 22, 0
+	VEC \p, 23, 0
+	VEC \p, 24, 0
+	VEC \p, 25, 0
+	VEC \p, 26, 0
+	VEC \p, 27, 0
+	VEC \p, 28, 0
+	VEC \p, 29, 1
+	VEC \p, 30, 1
+	VEC \p, 31, 0
 
 /* #BP: either the entry page asking for the supervisor, or an int3 in
  * the program (SIGTRAP). */
-vec3:
+\p\()3:
 	push %rax
 	movabs $entry_trap_return, %rax
 	cmp %rax, 8(%rsp)
 	pop %rax
-	jne user_breakpoint
+	jne \p\()user_breakpoint
+	SUPERVISOR_CALL \ret
+\p\()user_breakpoint:
+	pushq $0
+	out %al, $3
+	jmp \p\()exception_return
+
+\p\()exception_return:
+	cmpq $0, GVA_KCB + KCB_NUPDATES
+	je 1f
+	call apply_updates
+1:	add $8, %rsp
+	\ret
+.endm
+
+/* The entry page's request, with the iret frame to entry_trap_return on
+ * the stack: an exit if it asked for one, the rewrite queue, \ret. */
+.macro SUPERVISOR_CALL ret:vararg
 	cmpl $0, GVA_MBOX_KERNEL + MB_WANT_EXIT
 	je 1f
 	out %al, $PORT_SYSCALL
@@ -235,22 +284,16 @@ vec3:
 	cmpq $0, GVA_KCB + KCB_NUPDATES
 	je 2f
 	call apply_updates
-	iretq
+	\ret
 1:	cmpq $0, GVA_KCB + KCB_NUPDATES
 	je 2f
 	call apply_queue        /* the entry page restores the registers */
-2:	iretq
-user_breakpoint:
-	pushq $0
-	out %al, $3
-	jmp exception_return
+2:	\ret
+.endm
 
-exception_return:
-	cmpq $0, GVA_KCB + KCB_NUPDATES
-	je 1f
-	call apply_updates
-1:	add $8, %rsp
-	iretq
+/* The portable backend: standard x86, as VT-x/SVM and an emulated ring 0
+ * run it. */
+	TRAP_STUBS vec, iretq
 
 /* Rewrite each queued run of page-table entries with its current values,
  * so the hypervisor's shadow of them (and the TLB) picks up what the host
@@ -317,6 +360,8 @@ syscall_ring0:
 	mov MB_RET(%rax), %rax
 	mov GVA_KCB + KCB_USER_RSP, %rsp
 	sysretq
+
+#include "pvm.S"
 
 /* ------------------------------------------------------------------ */
 	.bss

@@ -18,8 +18,6 @@
 #define MSR_LSTAR       0xc0000082
 #define MSR_CSTAR       0xc0000083
 #define MSR_SFMASK      0xc0000084
-#define MSR_FS_BASE     0xc0000100
-#define MSR_GS_BASE     0xc0000101
 #define MSR_KERNEL_GS   0xc0000102
 
 /* Flags cleared on `syscall`: TF, DF, NT and AC, as Linux does.  IF is
@@ -247,9 +245,15 @@ int kvm_vm_boot(struct kvm_vm *vm, const struct kvm_boot *b)
 	s.gdt.limit = b->gdt_limit;
 	s.idt.base = b->idt_base;
 	s.idt.limit = b->idt_limit;
-	/* The program starts in ring 3: nothing needs ring 0 to boot. */
-	s.cs = segment(SEL_UCODE, 1, 3);
-	s.ss = segment(SEL_UDATA, 0, 3);
+	/* The program starts in ring 3: nothing needs ring 0 to boot, except
+	 * switching to a native supervisor mode. */
+	if (b->ring0) {
+		s.cs = segment(SEL_KCODE, 1, 0);
+		s.ss = segment(SEL_KDATA, 0, 0);
+	} else {
+		s.cs = segment(SEL_UCODE, 1, 3);
+		s.ss = segment(SEL_UDATA, 0, 3);
+	}
 	s.ds = s.es = s.fs = s.gs = segment(SEL_UDATA, 0, 3);
 	s.tr = (struct kvm_segment){
 		.base = b->tss_base, .limit = 0x67, .selector = SEL_TSS,
@@ -268,6 +272,16 @@ int kvm_vm_boot(struct kvm_vm *vm, const struct kvm_boot *b)
 	if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &r) < 0)
 		return fail(vm, "KVM_SET_REGS: %s", strerror(errno));
 	return 0;
+}
+
+int kvm_vm_pvm(struct kvm_vm *vm)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} m = { .hdr.nmsrs = 1, .e[0].index = MSR_PVM_SIGNATURE };
+
+	return ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) == 1 && m.e[0].data == PVM_SIGNATURE;
 }
 
 int kvm_vm_run(struct kvm_vm *vm)

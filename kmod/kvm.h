@@ -41,15 +41,21 @@ void kvm_vm_close(struct kvm_vm *vm);
 int kvm_vm_set_memory(struct kvm_vm *vm, void *host, uint64_t size);
 
 /* The boot state: 64-bit paging with CR3 = root, the descriptor tables,
- * and syscall MSRs.  The first instruction runs in ring 3 at rip. */
+ * and syscall MSRs.  The first instruction runs in ring 3 at rip, or in
+ * ring 0 if ring0. */
 struct kvm_boot {
 	uint64_t cr3;
 	uint64_t gdt_base, idt_base, tss_base;
 	uint16_t gdt_limit, idt_limit;
 	uint64_t lstar;
 	uint64_t rip, rsp;
+	int ring0;
 };
 int kvm_vm_boot(struct kvm_vm *vm, const struct kvm_boot *boot);
+
+/* Whether the host is PVM with its native supervisor mode (the vCPU
+ * reads the PVM signature MSR): 1 or 0. */
+int kvm_vm_pvm(struct kvm_vm *vm);
 
 /* Enters the guest until the next exit.  Returns the exit reason
  * (KVM_EXIT_*), or -1 on error; EINTR gives KVM_EXIT_INTR. */

@@ -27,8 +27,14 @@ struct mm;
 #endif
 
 /* Reserves guest-physical memory of mem_size bytes (rounded to 2 MiB)
- * backed lazily by the host.  Returns NULL with errno set. */
-struct mm *mm_create(uint64_t mem_size);
+ * backed lazily by the host.  Returns NULL with errno set.  split: the
+ * page tables of PVM's native supervisor mode, where the kernel root
+ * (GPA_ROOT, mm_root) maps the supervisor user-accessible, as that mode
+ * requires, and the program runs on the user root (GPA_USER_ROOT), which
+ * maps of the supervisor only what exception delivery needs, without
+ * user access.  Otherwise there is one root, the supervisor's pages
+ * without user access. */
+struct mm *mm_create(uint64_t mem_size, int split);
 void mm_destroy(struct mm *mm);
 
 /* Host view of guest-physical memory, for the KVM memslot. */

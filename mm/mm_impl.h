@@ -45,7 +45,8 @@ struct vma {
 struct mm {
 	uint8_t *host;          /* guest-physical 0 in the launcher */
 	uint64_t size;
-	uint64_t root;          /* PML4 guest-physical address */
+	uint64_t root;          /* PML4 guest-physical address (GPA_ROOT) */
+	int split;              /* a user root at GPA_USER_ROOT too (mm_create) */
 	struct kcb *kcb;
 
 	struct chunk *chunk;
@@ -89,6 +90,9 @@ static inline uint64_t *pt_host(struct mm *mm, uint64_t gpa)
  * way if create.  NULL if absent (or a huge page sits above level). */
 uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
 		   uint64_t table_flags);
+/* The same in the tables under another root. */
+uint64_t *pt_entry_in(struct mm *mm, uint64_t root, uint64_t va, int level,
+		      int create, uint64_t table_flags);
 /* The leaf entry mapping va (a PTE, or a PDE with PS), or NULL. */
 uint64_t *pt_leaf(struct mm *mm, uint64_t va, int *is_huge);
 /* Changes an entry.  Changing a present entry queues a rewrite for the

@@ -40,10 +40,18 @@ static uint64_t *table_at(struct mm *mm, uint64_t entry)
 	return pt_host(mm, gpa);
 }
 
-uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
-		   uint64_t table_flags)
+/* The split's user root shares the program's half with the kernel root:
+ * the same PML4 entries, so the same tables below them. */
+static void mirror_user_half(struct mm *mm, uint64_t root, uint64_t va, const uint64_t *e)
 {
-	uint64_t *table = pt_host(mm, mm->root);
+	if (mm->split && root == mm->root && va < (1ULL << 47))
+		pt_host(mm, GPA_USER_ROOT)[index_of(va, 4)] = *e;
+}
+
+uint64_t *pt_entry_in(struct mm *mm, uint64_t root, uint64_t va, int level,
+		      int create, uint64_t table_flags)
+{
+	uint64_t *table = pt_host(mm, root);
 
 	for (int l = 4;; l--) {
 		uint64_t *e = &table[index_of(va, l)];
@@ -56,6 +64,8 @@ uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
 			if (!t)
 				return NULL;
 			*e = t | table_flags;
+			if (l == 4)
+				mirror_user_half(mm, root, va, e);
 		} else if (*e & PTE_PS) {
 			return NULL;
 		}
@@ -63,6 +73,12 @@ uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
 		if (!table)
 			return NULL;
 	}
+}
+
+uint64_t *pt_entry(struct mm *mm, uint64_t va, int level, int create,
+		   uint64_t table_flags)
+{
+	return pt_entry_in(mm, mm->root, va, level, create, table_flags);
 }
 
 /* Walks towards va's leaf.  Returns the entry where the walk stops: an

@@ -174,7 +174,7 @@ static uint8_t *map_guest_ram(uint64_t size)
 	return p + lead;
 }
 
-struct mm *mm_create(uint64_t mem_size)
+struct mm *mm_create(uint64_t mem_size, int split)
 {
 	struct mm *mm = calloc(1, sizeof *mm);
 
@@ -193,9 +193,8 @@ struct mm *mm_create(uint64_t mem_size)
 		goto fail;
 	phys_init(mm);
 	mm->kcb = (struct kcb *)(mm->host + GPA_KCB);
-	mm->root = phys_alloc_page(mm);
-	if (!mm->root)
-		goto fail;
+	mm->root = GPA_ROOT;
+	mm->split = split;
 	return mm;
 fail:
 	mm_destroy(mm);
@@ -239,12 +238,13 @@ void *mm_gpa(struct mm *mm, uint64_t gpa, uint64_t len)
 	return mm->host + gpa;
 }
 
-/* Maps [va, va+len) to guest-physical gpa with the given leaf bits. */
-static int map_phys(struct mm *mm, uint64_t va, uint64_t gpa, uint64_t len,
-		    uint64_t bits, uint64_t table_flags)
+/* Maps [va, va+len) to guest-physical gpa with the given leaf bits, in
+ * the tables under root. */
+static int map_phys_in(struct mm *mm, uint64_t root, uint64_t va, uint64_t gpa,
+		       uint64_t len, uint64_t bits, uint64_t table_flags)
 {
 	for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-		uint64_t *e = pt_entry(mm, va + off, 1, 1, table_flags);
+		uint64_t *e = pt_entry_in(mm, root, va + off, 1, 1, table_flags);
 		if (!e)
 			return -ENOMEM;
 		*e = (gpa + off) | bits;
@@ -252,32 +252,61 @@ static int map_phys(struct mm *mm, uint64_t va, uint64_t gpa, uint64_t len,
 	return 0;
 }
 
+static int map_phys(struct mm *mm, uint64_t va, uint64_t gpa, uint64_t len,
+		    uint64_t bits, uint64_t table_flags)
+{
+	return map_phys_in(mm, mm->root, va, gpa, len, bits, table_flags);
+}
+
 /* The vsyscall page shares the top PML4 slot with the supervisor: the
  * slot's entry allows user access, and the supervisor's own 1 GiB below
- * (a separate PDPT entry, without U) keeps it out of reach. */
-static int map_vsyscall(struct mm *mm, const struct kernel_header *kh)
+ * (a separate PDPT entry, without U outside the split) keeps it out of
+ * reach. */
+static int map_vsyscall(struct mm *mm, const struct kernel_header *kh, uint64_t root)
 {
 	const uint64_t flags = PTE_P | PTE_W | PTE_U;
-	uint64_t *pdpte = pt_entry(mm, GVA_VSYSCALL, 3, 1, flags);
-	uint64_t *kernel = pt_entry(mm, GVA_KERNEL, 3, 0, 0);
+	uint64_t *pdpte = pt_entry_in(mm, root, GVA_VSYSCALL, 3, 1, flags);
 
-	if (!pdpte || !kernel || (*kernel & PTE_U) ||
-	    (GVA_VSYSCALL >> 30) == (GVA_KERNEL >> 30))
+	if (!pdpte || (GVA_VSYSCALL >> 30) == (GVA_KERNEL >> 30))
 		return -EINVAL;
-	*pt_entry(mm, GVA_VSYSCALL, 4, 0, 0) |= PTE_U;
-	return map_phys(mm, GVA_VSYSCALL, GPA_KERNEL + kh->vsyscall_off, PAGE_SIZE,
-			PTE_P | PTE_U, flags);
+	*pt_entry_in(mm, root, GVA_VSYSCALL, 4, 0, 0) |= PTE_U;
+	return map_phys_in(mm, root, GVA_VSYSCALL, GPA_KERNEL + kh->vsyscall_off,
+			   PAGE_SIZE, PTE_P | PTE_U, flags);
+}
+
+/* The split's user root maps of the supervisor only what the hypervisor
+ * reads or writes to deliver an exception from user mode: the IDT, the
+ * GDT and TSS, and the stacks the gates switch to.  None of it is user
+ * accessible there, so the program reaches nothing of the supervisor. */
+static int map_user_root_supervisor(struct mm *mm, const struct kernel_header *kh)
+{
+	const uint64_t ro = PTE_P | PTE_NX, rw = PTE_P | PTE_W | PTE_NX;
+	const uint64_t tables = PTE_P | PTE_W | PTE_U;
+	uint64_t stack = kh->stack_top - SUPERVISOR_STACK;
+	int r = 0;
+
+	for (uint64_t va = kh->tables; !r && va < kh->idt + PAGE_SIZE; va += PAGE_SIZE)
+		r = map_phys_in(mm, GPA_USER_ROOT, va, va - GVA_KERNEL_BASE, PAGE_SIZE, ro, tables);
+	if (!r)
+		r = map_phys_in(mm, GPA_USER_ROOT, stack, stack - GVA_KERNEL_BASE,
+				kh->df_stack_top - stack, rw, tables);
+	return r;
 }
 
 int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 		      size_t entry_off, size_t entry_len)
 {
-	const uint64_t kflags = PTE_P | PTE_W;
+	/* PVM's native supervisor mode livelocks on any page without user
+	 * access that its supervisor touches: there, the kernel root maps
+	 * everything user-accessible and the program never runs on it. */
+	const uint64_t u = mm->split ? PTE_U : 0;
+	const uint64_t kflags = PTE_P | PTE_W | u;
 	const struct kernel_header *kh = image;
 	uint64_t text_end = kh->tables - GVA_KERNEL;
 
 	if (image_len > KERNEL_MAX || kh->image_end - GVA_KERNEL > KERNEL_MAX ||
-	    text_end > image_len)
+	    text_end > image_len || kh->idt != kh->tables + PAGE_SIZE ||
+	    kh->df_stack_top != kh->stack_top + PAGE_SIZE)
 		return -EINVAL;
 	memcpy(mm->host + GPA_KERNEL, image, image_len);
 	/* All of guest-physical memory, for the supervisor's rewrites. */
@@ -289,7 +318,7 @@ int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 	}
 	/* The supervisor's window: text read-only, the rest no-execute. */
 	int r = map_phys(mm, GVA_KERNEL, GPA_KERNEL, page_up(text_end),
-			 PTE_P, kflags);
+			 PTE_P | u, kflags);
 	if (!r)
 		r = map_phys(mm, GVA_KERNEL + page_up(text_end),
 			     GPA_KERNEL + page_up(text_end),
@@ -303,7 +332,11 @@ int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 		r = map_phys(mm, GVA_MBOX, GPA_MBOX, PAGE_SIZE,
 			     PTE_P | PTE_W | PTE_U | PTE_NX, kflags | PTE_U);
 	if (!r)
-		r = map_vsyscall(mm, kh);
+		r = map_vsyscall(mm, kh, mm->root);
+	if (!r && mm->split)
+		r = map_user_root_supervisor(mm, kh);
+	if (!r && mm->split)
+		r = map_vsyscall(mm, kh, GPA_USER_ROOT);
 	return r;
 }
 

@@ -13,6 +13,13 @@
 
 #include "policy.h"
 
+/* Which supervisor backend runs the program (docs/platform.md). */
+enum backend {
+	BACKEND_AUTO,           /* pvm-native where the host has it, else portable */
+	BACKEND_PORTABLE,       /* standard x86: VT-x/SVM, or PVM's emulated ring 0 */
+	BACKEND_PVM_NATIVE,     /* PVM's native supervisor mode */
+};
+
 struct run_options {
 	uint64_t mem;           /* guest RAM in bytes */
 	int trace;              /* strace-style trace on stderr */
@@ -30,6 +37,7 @@ struct run_options {
 	int deterministic;      /* threads switch only where they park: no preemption */
 	int fork_in_sandbox;    /* hardened, yet the program may make processes
 				   (the run has a PID namespace of its own) */
+	enum backend backend;
 };
 
 /* How the program ended. */

@@ -35,6 +35,7 @@ struct vmctx {
 	struct kcb *kcb;
 	const struct run_options *opt;
 	const char *path;
+	int native;             /* the PVM native backend (guestkernel/pvm.S) */
 
 	/* Requests are served one at a time, by either thread. */
 	pthread_mutex_t lock;
@@ -68,6 +69,15 @@ struct vmctx {
 void *supervisor_stack(struct vmctx *vc, uint64_t rsp, size_t len);
 
 int boot_supervisor(struct vmctx *vc);
+/* Puts the vCPU at the program's first instruction (vc->boot). */
+int boot_vcpu(struct vmctx *vc);
+/* A forked VM: the parent's vCPU state st, and the program's segment
+ * bases. */
+int boot_resume(struct vmctx *vc, const struct kvm_state *st, uint64_t fs, uint64_t gs);
+/* The program's FS and GS bases, from its next instruction on; the vCPU
+ * stopped in the supervisor (an exit), or in the program's own code if
+ * in_program (an interruption). */
+int set_segment_bases(struct vmctx *vc, uint64_t fs, uint64_t gs, int in_program);
 int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 		 char *const envp[], int *status);
 /* The same for a program already read into data[0..size). */
@@ -94,6 +104,14 @@ void watchdog_retick(struct vmctx *vc);
 void kick(struct vmctx *vc);
 /* harden_launcher() for this run, reporting its error.  0 or -1. */
 int harden(struct vmctx *vc);
+
+/* Whether the vCPU stopped in the program's own code, not in the entry
+ * page or the supervisor (where a syscall or an exit is under way).  The
+ * PVM native mode can show a user CS in the supervisor, hence rip too. */
+static inline int in_program_code(const struct kvm_sregs *s, const struct kvm_regs *r)
+{
+	return (s->cs.selector & 3) == 3 && r->rip < GVA_ENTRY;
+}
 
 /* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
 #define USER_RFLAGS 0x40dd5UL

@@ -274,7 +274,7 @@ static int on_syscall_exit(struct vmctx *vc, struct run_result *res)
 	}
 	if (vc->proc.fs_dirty) {
 		vc->proc.fs_dirty = 0;
-		if (kvm_vm_set_segment_bases(&vc->vm, vc->proc.fs_base, vc->proc.gs_base) < 0)
+		if (set_segment_bases(vc, vc->proc.fs_base, vc->proc.gs_base, 0) < 0)
 			return panic(vc, res, vc->vm.err);
 	}
 	return RUN_CONTINUE;
@@ -318,7 +318,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 	service_stop(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(old), 0) < 0)
 		return panic(vc, res, vc->vm.err);
-	vc->mm = mm_create(vc->opt->mem);
+	vc->mm = mm_create(vc->opt->mem, vc->native);
 	if (!vc->mm || boot_supervisor(vc) < 0 ||
 	    boot_image(vc, x->path, x->data, x->size, x->argv, x->envp, &status) < 0) {
 		fprintf(stderr, "dunerun: execve %s: cannot start it\n", x->path);
@@ -337,7 +337,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 	vc->proc.exec = NULL;
 	publish_identity(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
-	    reset_fpu(vc) < 0 || kvm_vm_boot(&vc->vm, &vc->boot) < 0)
+	    reset_fpu(vc) < 0 || boot_vcpu(vc) < 0)
 		return panic(vc, res, vc->vm.err);
 	return restart_service(vc, res);
 }
@@ -380,7 +380,7 @@ static int become_child(struct vmctx *vc, const struct kvm_state *st,
 	publish_identity(vc);
 	if (kvm_vm_recreate(&vc->vm) < 0 ||
 	    kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
-	    kvm_vm_boot(&vc->vm, &vc->boot) < 0 || kvm_vm_restore(&vc->vm, st) < 0)
+	    boot_resume(vc, st, p->fs_base, p->gs_base) < 0)
 		return -1;
 	return watchdog_start(vc);
 }
@@ -572,6 +572,20 @@ static void monitor_free(struct vmctx *vc)
 	free(vc);
 }
 
+static int choose_backend(struct vmctx *vc)
+{
+	int pvm = kvm_vm_pvm(&vc->vm);
+
+	if (vc->opt->backend == BACKEND_PVM_NATIVE && !pvm) {
+		fprintf(stderr, "dunerun: --backend pvm-native: this host's KVM is not PVM "
+			"(use --backend portable)\n");
+		return -1;
+	}
+	vc->native = vc->opt->backend == BACKEND_PVM_NATIVE ||
+		     (vc->opt->backend == BACKEND_AUTO && pvm);
+	return 0;
+}
+
 struct vmctx *monitor_open(const struct run_options *opt)
 {
 	struct vmctx *vc = calloc(1, sizeof *vc);
@@ -588,7 +602,11 @@ struct vmctx *monitor_open(const struct run_options *opt)
 		monitor_free(vc);
 		return NULL;
 	}
-	vc->mm = mm_create(opt->mem);
+	if (choose_backend(vc) < 0) {
+		monitor_free(vc);
+		return NULL;
+	}
+	vc->mm = mm_create(opt->mem, vc->native);
 	if (!vc->mm) {
 		fprintf(stderr, "dunerun: cannot reserve %llu MiB of guest memory\n",
 			(unsigned long long)(opt->mem >> 20));
@@ -661,7 +679,7 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 	publish_identity(vc);
 	inject_faults(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(vc->mm), mm_phys_size(vc->mm)) < 0 ||
-	    kvm_vm_boot(&vc->vm, &vc->boot) < 0) {
+	    boot_vcpu(vc) < 0) {
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
 		goto out_proc;
 	}

@@ -322,7 +322,7 @@ int signal_interrupt(struct vmctx *vc)
 		return -1;
 	/* Only the program's own code can take a frame here.  In the entry
 	 * page or the supervisor, the syscall or exit under way delivers. */
-	if ((s.cs.selector & 3) != 3 || (u.regs.rip >= GVA_ENTRY && u.regs.rip < GVA_ENTRY + 4096))
+	if (!in_program_code(&s, &u.regs))
 		return 0;
 	return deliver_one(vc, &u) ? kvm_vm_set_regs(&vc->vm, &u.regs) : 0;
 }

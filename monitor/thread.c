@@ -65,7 +65,7 @@ static int load(struct vmctx *vc, int i, struct uctx *at)
 		return 0;
 	vc->mbox->vv_tid = (uint64_t)p->tid;
 	p->fs_dirty = 0;
-	if (kvm_vm_set_segment_bases(&vc->vm, p->fs_base, p->gs_base) < 0)
+	if (set_segment_bases(vc, p->fs_base, p->gs_base, !at) < 0)
 		return -1;
 	if (at) {
 		/* The iret goes straight to the thread, past the entry page. */
@@ -168,7 +168,7 @@ int thread_preempt(struct vmctx *vc)
 		return -1;
 	/* Only in the program's own code: in the entry page or the
 	 * supervisor, a syscall or an exit is under way. */
-	if ((s.cs.selector & 3) != 3 || (r.rip >= GVA_ENTRY && r.rip < GVA_ENTRY + 4096))
+	if (!in_program_code(&s, &r))
 		return 0;
 	pthread_mutex_lock(&vc->lock);
 	int others = thread_others_ready(p);

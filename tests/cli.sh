@@ -206,5 +206,39 @@ cmp -s "$T/order.1" "$T/order.2" && cmp -s "$T/order.1" "$T/order.3" &&
 	[ "$(wc -c < "$T/order.1")" = 241 ] && ok=1
 verdict $ok deterministic-order "orders differ or are malformed: $(head -c 80 "$T/order.1"; echo; head -c 80 "$T/order.2")"
 
+# Backends.  The program must reach no supervisor page under either: in
+# the PVM native backend the user root maps the IDT, GDT, TSS and the
+# supervisor's stacks (exception delivery needs them), without user
+# access; the probe-* cases cover the rest of the supervisor.
+expect backend-unknown 2 "^dunerun: --backend fast: use auto, portable or pvm-native" \
+	"$DR" exec --backend fast "$T/hi"
+DUNERUN_BACKEND=fast "$DR" exec "$T/hi" > /dev/null 2>&1
+verdict $(( $? == 2 )) backend-env-unknown "DUNERUN_BACKEND=fast was accepted"
+backends=portable
+if [ -d /sys/module/kvm_pvm ]; then
+	backends="portable pvm-native"
+else
+	expect backend-not-pvm 125 "^dunerun: --backend pvm-native: this host's KVM is not PVM" \
+		"$DR" exec --backend pvm-native "$T/hi"
+fi
+musl-gcc -static -O1 tests/progs/probe.c -o "$T/probe"
+sym() { nm "$B/guest/guest.elf" | awk -v s="$1" '$3 == s { print $1 }'; }
+stack=$(printf '%x' $((0x$(sym stack_top) - 8)))
+df_stack=$(printf '%x' $((0x$(sym df_stack_top) - 8)))
+for be in $backends; do
+	expect "backend-$be-hello" 0 - "$DR" exec --backend "$be" "$T/hi"
+	for page in "gdt $(sym tables)" "idt $(sym idt)" "stack $stack" "df-stack $df_stack"; do
+		set -- $page
+		for mode in r w; do
+			{ "$DR" exec --backend "$be" "$T/probe" "$2" "$mode" > "$T/out" 2> "$T/err"
+			  st=$?; } 2> /dev/null
+			ok=0
+			[ "$st" = 139 ] && ! grep -q succeeded "$T/out" &&
+				grep -q 'killed by Segmentation fault: #PF' "$T/err" && ok=1
+			verdict $ok "backend-$be-probe-$1-$mode" "status $st: $(cat "$T/out" "$T/err")"
+		done
+	done
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

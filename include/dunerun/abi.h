@@ -24,6 +24,9 @@
 #define GPA_MBOX        0x300000        /* the user-visible mailbox page */
 #define GPA_VDSO        0x301000        /* the vDSO image, after the mailbox */
 #define VDSO_MAX        0x2000
+#define GPA_ROOT        0x380000        /* the page-table root (CR3) */
+#define GPA_USER_ROOT   0x381000        /* the split's user root: GPA_ROOT + 4096 */
+#define GPA_PVM_FLAGS   0x382000        /* PVM native mode's flag page */
 #define GPA_FREE        0x400000        /* the host's page allocator starts here */
 
 /* ---- Guest-virtual layout ------------------------------------------- */
@@ -58,6 +61,29 @@
 #define SEL_UCODE       0x33
 #define SEL_TSS         0x40
 #define STAR_VALUE      0x0023001000000000
+
+/* ---- PVM's native supervisor mode (docs/platform.md) ---------------- */
+/* Writing MSR_PVM_NATIVE = flag page GPA | flags makes the next
+ * supervisor instruction run natively.  The flags: PVM_SPLIT returns to
+ * user on CR3 + 4096; PVM_PREFLIP switches to CR3 - 4096 before an
+ * exception from user mode is handled; PVM_PREFLIP_SYSCALL does the same
+ * for `syscall`, which then enters the supervisor at LSTAR; PVM_CR2_CELL
+ * writes a fault's CR2 into the flag page. */
+#define MSR_PVM_NATIVE          0x4b564d10
+#define MSR_PVM_SIGNATURE       0x4b564d11      /* reads PVM_SIGNATURE */
+#define MSR_FS_BASE             0xc0000100
+#define MSR_GS_BASE             0xc0000101
+#define MSR_KERNEL_GS_BASE      0xc0000102
+#define PVM_SIGNATURE           0x4d5650        /* "PVM" */
+#define PVM_SPLIT               0x01
+#define PVM_PREFLIP             0x02
+#define PVM_PREFLIP_SYSCALL     0x04
+#define PVM_CR2_CELL            0x10
+#define PVM_FLAGS (PVM_SPLIT | PVM_PREFLIP | PVM_PREFLIP_SYSCALL | PVM_CR2_CELL)
+/* Hypercalls: `int $0x1b` from the supervisor, rax = number, rbx = arg. */
+#define PVM_HC_FLUSH_TLB        0x1007
+#define PVM_HC_FLUSH_TLB_ONE    0x1008  /* rbx = the address */
+#define PVM_HC_IRET_FRAME       0x100d  /* rbx -> { rax, rbx, rdi, rip, cs, rflags, rsp, ss } */
 
 /* ---- Exits: `out %al, $port` from the supervisor -------------------- */
 
@@ -115,6 +141,13 @@
 #define KCB_USER_RSP    0x10    /* u64: user rsp across the ring-0 syscall path */
 #define KCB_LOCK        0x18    /* u32: held by whichever side changes or
 				   applies the queue (host: CAS, guest: xchg) */
+#define KCB_PVM_NATIVE  0x20    /* u64: the value pvm_boot writes to MSR_PVM_NATIVE */
+/* The native backend loads the program's segment bases itself before it
+ * returns to the program (the hypervisor keeps them from the host there):
+ * when KCB_SEGMENTS is nonzero, it clears it and loads these two. */
+#define KCB_SEGMENTS    0x28    /* u64 */
+#define KCB_FS_BASE     0x30    /* u64 */
+#define KCB_GS_BASE     0x38    /* u64 */
 #define KCB_UPDATES     0x40    /* { u64 kva; u64 count; } [KCB_MAX_UPDATES]:
 				   runs of entries, kva in GVA_DIRECT */
 #define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 16)
@@ -132,6 +165,11 @@
 #define KH_IMAGE_END    0x40    /* end of the image including bss */
 #define KH_VECTORS      0x48    /* u64 handler address [32] */
 #define KH_VSYSCALL_OFF 0x148   /* image offset of the vsyscall page */
+/* The PVM native backend's entry points (guestkernel/pvm.S). */
+#define KH_PVM_BOOT     0x150   /* switches to native mode, then `ret` */
+#define KH_PVM_RETURN   0x158   /* returns through the iret frame at rsp */
+#define KH_PVM_SYSCALL  0x160   /* LSTAR */
+#define KH_PVM_VECTORS  0x168   /* u64 handler address [32] */
 
 /* The supervisor's stack, below kernel_header.stack_top: exception
  * frames are read from it, and only from it. */
@@ -149,9 +187,13 @@ struct kernel_header {
 	uint64_t image_end;
 	uint64_t vector[32];
 	uint64_t vsyscall_off;
+	uint64_t pvm_boot, pvm_return, pvm_syscall;
+	uint64_t pvm_vector[32];
 };
 _Static_assert(__builtin_offsetof(struct kernel_header, vector) == KH_VECTORS, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, vsyscall_off) == KH_VSYSCALL_OFF, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, pvm_boot) == KH_PVM_BOOT, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, pvm_vector) == KH_PVM_VECTORS, "abi");
 
 struct mailbox {
 	uint32_t state;
@@ -180,7 +222,8 @@ struct kcb {
 	uint64_t user_rsp;
 	uint32_t lock;
 	uint32_t pad0;
-	uint64_t pad[4];
+	uint64_t pvm_native;
+	uint64_t segments, fs_base, gs_base;
 	struct { uint64_t kva, count; } update[KCB_MAX_UPDATES];
 };
 
@@ -198,6 +241,8 @@ _Static_assert(__builtin_offsetof(struct mailbox, gtrace) == MB_GTRACE, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, vv_tid) == MB_VV_TID, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, pvm_native) == KCB_PVM_NATIVE, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, gs_base) == KCB_GS_BASE, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
 #endif
 

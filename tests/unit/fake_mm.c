@@ -24,7 +24,7 @@ struct mm {
 	unsigned char *mem;
 };
 
-struct mm *mm_create(uint64_t mem_size)
+struct mm *mm_create(uint64_t mem_size, int split)
 {
 	struct mm *mm = calloc(1, sizeof *mm);
 

@@ -1236,7 +1236,7 @@ int main(void)
 		if (realpath(dir, real) && strlen(real) < sizeof dir)
 			strcpy(dir, real);
 	}
-	M = mm_create(FAKE_SIZE);
+	M = mm_create(FAKE_SIZE, 0);
 	EQ(proc_init(&P, M, "/opt/dunerun-test/prog"), 0);
 	check(P.cwd >= 0 && P.trace_fd == 2 && !P.exited, "proc_init set up cwd and trace_fd");
 

@@ -1,0 +1,102 @@
+/*
+ * The PVM native backend: the same supervisor, for PVM hosts whose
+ * native supervisor mode (docs/platform.md) runs ring 0 natively instead
+ * of emulating it.  Included by entry.S, whose macros it shares: only
+ * the way in (pvm_boot, LSTAR), the way back to the program, and the
+ * exception vectors differ.
+ *
+ * In this mode the hypervisor switches between two page tables: the
+ * program runs on the user root, which maps of the supervisor only what
+ * exception delivery needs, and every entry (syscall, exception) starts
+ * here on the kernel root.  Two rules of the mode shape the code:
+ *  - never return to the program with a bare `iretq` (the hypervisor
+ *    does not trap it, and the program would run as the supervisor):
+ *    use `sysretq` or the IRET_FRAME hypercall;
+ *  - an exit to the host costs ~25 us, so syscalls wait for the polling
+ *    host thread here, in ring 0, as the entry page does in ring 3.
+ */
+
+/* Entered (emulated) in ring 0 with a return address on the stack, as a
+ * call: switches the vCPU to native mode and returns natively.  The host
+ * starts a program here (returning to pvm_return with the program's
+ * first iret frame below) and resumes a forked VM here (returning to
+ * where its parent was). */
+	.globl pvm_boot
+pvm_boot:
+	push %rax
+	push %rcx
+	push %rdx
+	mov $MSR_PVM_NATIVE, %ecx
+	mov GVA_KCB + KCB_PVM_NATIVE, %eax
+	mov GVA_KCB + KCB_PVM_NATIVE + 4, %edx
+	wrmsr
+	pop %rdx
+	pop %rcx
+	pop %rax
+	ret
+
+/* Returns through the iret frame at rsp (rip, cs, rflags, rsp, ss): to
+ * the program with the IRET_FRAME hypercall, which takes rax, rbx and rdi
+ * from the three words pushed over the frame; to the supervisor (a fault
+ * it took itself) with `iretq`. */
+pvm_return:
+	testb $3, 8(%rsp)
+	jz 1f
+	cmpq $0, GVA_KCB + KCB_SEGMENTS
+	jne pvm_load_segments
+2:	push %rdi
+	push %rbx
+	push %rax
+	mov %rsp, %rbx
+	mov $PVM_HC_IRET_FRAME, %eax
+	int $0x1b
+	ud2
+1:	iretq
+/* The host changed the program's segment bases.  In the supervisor the
+ * program's GS base is MSR_KERNEL_GS_BASE: the mode swaps GS on every
+ * entry and return, as `swapgs` would. */
+pvm_load_segments:
+	push %rax
+	push %rcx
+	push %rdx
+	movq $0, GVA_KCB + KCB_SEGMENTS
+	mov $MSR_FS_BASE, %ecx
+	mov GVA_KCB + KCB_FS_BASE, %eax
+	mov GVA_KCB + KCB_FS_BASE + 4, %edx
+	wrmsr
+	mov $MSR_KERNEL_GS_BASE, %ecx
+	mov GVA_KCB + KCB_GS_BASE, %eax
+	mov GVA_KCB + KCB_GS_BASE + 4, %edx
+	wrmsr
+	pop %rdx
+	pop %rcx
+	pop %rax
+	jmp 2b
+
+	TRAP_STUBS pvec, jmp pvm_return
+
+/* LSTAR: `syscall` from the program lands here in ring 0, on the kernel
+ * root but still on the program's stack, with rcx = its rip and r11 = its
+ * rflags.  The fast paths return with `sysretq` having touched no stack;
+ * the others build what the entry page's int3 would have (an iret frame
+ * to entry_trap_return on the supervisor stack) and share its code. */
+pvm_syscall:
+	POST_SYSCALL
+	SERVE_SYSCALL pvm_exit, pvm_answered, pvm_finish
+pvm_answered:
+	ANSWERED pvm_exit, pvm_enter, pvm_finish
+pvm_finish:
+	FINISH_SYSCALL
+	sysretq
+pvm_exit:
+	movl $1, MB_WANT_EXIT(%rax)
+pvm_enter:
+	mov %rsp, %rcx
+	mov $stack_top, %rsp
+	pushq $SEL_UDATA
+	push %rcx
+	pushq MB_RFLAGS(%rax)
+	pushq $SEL_UCODE
+	movabs $entry_trap_return, %rcx
+	push %rcx
+	SUPERVISOR_CALL jmp pvm_return
