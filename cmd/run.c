@@ -122,7 +122,7 @@ static int parse_tmpfs(struct cli *c, char *spec)
 
 /* --backend, or DUNERUN_BACKEND for a default (how CI runs the whole
  * suite under each backend). */
-static int parse_backend(struct run_options *opt, const char *name)
+static int parse_backend(struct run_options *opt, const char *what, const char *name)
 {
 	if (!strcmp(name, "auto"))
 		opt->backend = BACKEND_AUTO;
@@ -131,7 +131,7 @@ static int parse_backend(struct run_options *opt, const char *name)
 	else if (!strcmp(name, "pvm-native"))
 		opt->backend = BACKEND_PVM_NATIVE;
 	else
-		return bad("--backend %s: use auto, portable or pvm-native", name);
+		return bad("%s%s: use auto, portable or pvm-native", what, name);
 	return 0;
 }
 
@@ -158,7 +158,7 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 	char *v;
 	int i;
 
-	if (env && *env && parse_backend(&c->opt, env) < 0)
+	if (env && *env && parse_backend(&c->opt, "DUNERUN_BACKEND=", env) < 0)
 		return -1;
 	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -206,7 +206,7 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 				return bad("too many --env options (at most %d)", MAX_ENV);
 			c->env[c->nenv++] = v;
 		} else if ((v = value_of(argc, argv, &i, "--backend"))) {
-			if (parse_backend(&c->opt, v) < 0)
+			if (parse_backend(&c->opt, "--backend ", v) < 0)
 				return -1;
 		} else if ((v = value_of(argc, argv, &i, "--status-json"))) {
 			c->status_path = v;

@@ -42,6 +42,7 @@
 	.quad pvec8, pvec9, pvec10, pvec11, pvec12, pvec13, pvec14, pvec15
 	.quad pvec16, pvec17, pvec18, pvec19, pvec20, pvec21, pvec22, pvec23
 	.quad pvec24, pvec25, pvec26, pvec27, pvec28, pvec29, pvec30, pvec31
+	.quad supervisor_loop
 
 /* ------------------------------------------------------------------ */
 /* Posting a syscall to the mailbox, shared by the user entry page and
@@ -362,6 +363,23 @@ syscall_ring0:
 	sysretq
 
 #include "pvm.S"
+
+/* How fast the supervisor runs (`make bench`, DUNERUN_SUPERVISOR_LOOP):
+ * rcx iterations of dec/jnz between two rdtsc, the cycles left in rax
+ * for the host at the exit. */
+supervisor_loop:
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	mov %rax, %rsi
+1:	dec %rcx
+	jnz 1b
+	rdtsc
+	shl $32, %rdx
+	or %rdx, %rax
+	sub %rsi, %rax
+	out %al, $PORT_LOOP_DONE
+	hlt
 
 /* ------------------------------------------------------------------ */
 	.bss

@@ -119,6 +119,45 @@ int boot_vcpu(struct vmctx *vc)
 	return enter_native(vc, &r);
 }
 
+static uint64_t tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+int time_supervisor(struct vmctx *vc, uint64_t n)
+{
+	struct kvm_boot b = vc->boot;
+	struct kvm_regs r;
+	uint64_t rsp = vc->kh.stack_top - 8;
+	uint64_t *ret = supervisor_stack(vc, rsp, 8);
+
+	if (!ret || n == 0)
+		return -1;
+	*ret = vc->kh.supervisor_loop;
+	b.ring0 = 1;
+	b.rip = vc->native ? vc->kh.pvm_boot : vc->kh.supervisor_loop;
+	b.rsp = rsp;
+	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_get_regs(&vc->vm, &r) < 0)
+		return -1;
+	r.rcx = n;
+	if (kvm_vm_set_regs(&vc->vm, &r) < 0)
+		return -1;
+	uint64_t t0 = now_ns(), c0 = tsc();
+	int exit = kvm_vm_run(&vc->vm);
+	uint64_t t1 = now_ns(), c1 = tsc();
+	if (exit != KVM_EXIT_IO || vc->vm.run->io.port != PORT_LOOP_DONE ||
+	    kvm_vm_get_regs(&vc->vm, &r) < 0)
+		return -1;
+	/* The guest's TSC is the host's: its rate from the wall clock. */
+	double ns = (double)r.rax * (double)(t1 - t0) / (double)(c1 - c0);
+	fprintf(stderr, "dunerun: supervisor loop: %llu iterations, %.3f ns each\n",
+		(unsigned long long)n, ns / (double)n);
+	return boot_vcpu(vc);
+}
+
 /* A forked VM starts where its parent stopped, in the supervisor.  The
  * native backend's parent state is not one a fresh VM can start in (the
  * hypervisor runs its supervisor in ring 3): the child boots into ring 0

@@ -71,6 +71,9 @@ void *supervisor_stack(struct vmctx *vc, uint64_t rsp, size_t len);
 int boot_supervisor(struct vmctx *vc);
 /* Puts the vCPU at the program's first instruction (vc->boot). */
 int boot_vcpu(struct vmctx *vc);
+/* For `make bench`: times n iterations of a loop in the supervisor, as
+ * the backend runs it, prints the cost of one, and boots the vCPU again. */
+int time_supervisor(struct vmctx *vc, uint64_t n);
 /* A forked VM: the parent's vCPU state st, and the program's segment
  * bases. */
 int boot_resume(struct vmctx *vc, const struct kvm_state *st, uint64_t fs, uint64_t gs);

@@ -683,6 +683,11 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 		fprintf(stderr, "dunerun: %s\n", vc->vm.err);
 		goto out_proc;
 	}
+	const char *loop = getenv("DUNERUN_SUPERVISOR_LOOP");
+	if (loop && time_supervisor(vc, strtoull(loop, NULL, 0)) < 0) {
+		fprintf(stderr, "dunerun: DUNERUN_SUPERVISOR_LOOP: the timing loop failed\n");
+		goto out_proc;
+	}
 	if (opt->harden) {
 		if (harden(vc) < 0)
 			goto out_proc;

@@ -18,6 +18,15 @@ musl-gcc -static -O2 "$D/hello.c" -o "$D/hello"
 [ -f "$D/data100m" ] || head -c 100M /dev/urandom > "$D/data100m"
 
 DR="$B/dunerun exec"
+# Rows run dunerun under each supervisor backend this host has
+# (docs/platform.md): per_backend CMD sets $V to row()'s variants, one per
+# backend, with @DR@ in CMD standing for `dunerun exec --backend NAME`.
+backends=portable
+[ -d /sys/module/kvm_pvm ] && backends="portable pvm-native"
+per_backend() {
+	V=()
+	for be in $backends; do V+=(-- "$be" "${1//@DR@/$B/dunerun exec --backend $be}"); done
+}
 
 # Images (`dunerun IMAGE.dz`) when this build can run them, and bubblewrap,
 # a namespace sandbox without a VM, for comparison.  Rows that cannot run
@@ -112,6 +121,12 @@ row() {
 	done
 }
 
+# One sample: ns per iteration of the supervisor's timing loop, as the
+# launcher command given reports it (DUNERUN_SUPERVISOR_LOOP).
+supervisor_loop() {
+	DUNERUN_SUPERVISOR_LOOP=100000 "$@" "$D/hello" 2>&1 > /dev/null |
+		awk '/supervisor loop/ { print $(NF - 2) }'
+}
 # One sample: the median of a handful of spawns, in microseconds.
 startup() { "$D/timeit" 5 "$@" | stats | awk '{print $2}'; }
 wall_ms() { "$D/timeit" 1 "$@" | awk '{printf "%.1f\n", $1 / 1000}'; }
@@ -124,28 +139,41 @@ image hello 'COPY hello /bin/hello
 ENTRYPOINT ["/bin/hello"]
 ALLOW stdio' "$D/hello:hello"
 also "startup $B/dunerun $D/hello.dz" "startup $BWRAP --ro-bind $D/hello /bin/hello /bin/hello"
-row "startup of hello" us "startup $D/hello" -- "exec" "startup $B/dunerun exec $D/hello" "${extra[@]}"
+per_backend "startup @DR@ $D/hello"
+row "startup of hello" us "startup $D/hello" "${V[@]}" "${extra[@]}"
 na_rows "startup of hello" us
-row "getpid round trip" ns "$D/micro getpid 200000" -- "dunerun" "$DR $D/micro getpid 200000" \
-	-- "no-poll" "$DR --no-poll $D/micro getpid 200000"
-row "1-byte write to /dev/null" ns "$D/micro write 50000" -- "dunerun" "$DR $D/micro write 50000" \
+# The supervisor's own speed: a dec/jnz loop in ring 0 (ring 3 natively).
+per_backend "supervisor_loop @DR@"
+row "supervisor-mode loop, 1 iteration" ns "$D/micro loop 100000000" "${V[@]}"
+per_backend "@DR@ $D/micro getpid 200000"
+row "getpid round trip" ns "$D/micro getpid 200000" "${V[@]}"
+per_backend "@DR@ $D/micro write 50000"
+row "1-byte write to /dev/null" ns "$D/micro write 50000" "${V[@]}" \
 	-- "no-poll" "$DR --no-poll $D/micro write 20000"
-row "first touch of 256 MiB" ns/page "$D/micro touch" -- "dunerun" "$DR $D/micro touch"
-row "mmap+touch+munmap 4 KiB" ns "$D/micro mmap 20000" -- "dunerun" "$DR $D/micro mmap 5000"
-row "fork+exit+waitpid" ns "$D/micro fork 200" -- "dunerun" "$DR $D/micro fork 50"
-row "fork+exec+waitpid" ns "$D/micro spawn 200" -- "dunerun" "$DR $D/micro spawn 50"
-row "pipe ping-pong, 2 processes" ns "$D/micro pingpong 20000" -- "dunerun" "$DR $D/micro pingpong 5000"
-row "pipe throughput, 64 KiB writes" ns/64KiB "$D/micro pipe 20000" -- "dunerun" "$DR $D/micro pipe 5000"
-row "futex ping-pong, 2 threads" ns "$D/micro futex 20000" -- "dunerun" "$DR $D/micro futex 5000"
-row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data100m" \
-	-- "dunerun" "wall_ms $B/dunerun exec $B/progs/busybox sha256sum $D/data100m"
+per_backend "@DR@ $D/micro touch"
+row "first touch of 256 MiB" ns/page "$D/micro touch" "${V[@]}"
+per_backend "@DR@ $D/micro mmap 5000"
+row "mmap+touch+munmap 4 KiB" ns "$D/micro mmap 20000" "${V[@]}"
+per_backend "@DR@ $D/micro fork 50"
+row "fork+exit+waitpid" ns "$D/micro fork 200" "${V[@]}"
+per_backend "@DR@ $D/micro spawn 50"
+row "fork+exec+waitpid" ns "$D/micro spawn 200" "${V[@]}"
+per_backend "@DR@ $D/micro pingpong 5000"
+row "pipe ping-pong, 2 processes" ns "$D/micro pingpong 20000" "${V[@]}"
+per_backend "@DR@ $D/micro pipe 5000"
+row "pipe throughput, 64 KiB writes" ns/64KiB "$D/micro pipe 20000" "${V[@]}"
+per_backend "@DR@ $D/micro futex 5000"
+row "futex ping-pong, 2 threads" ns "$D/micro futex 20000" "${V[@]}"
+per_backend "wall_ms @DR@ $B/progs/busybox sha256sum $D/data100m"
+row "busybox sha256sum 100 MiB" ms "wall_ms $B/progs/busybox sha256sum $D/data100m" "${V[@]}"
 image speedtest1 'COPY speedtest1 /bin/speedtest1
 ENTRYPOINT ["/bin/speedtest1", "--size", "25", "--memdb"]
 ALLOW stdio rpath' "$B/progs/speedtest1:speedtest1"
 also "wall_ms $B/dunerun $D/speedtest1.dz" \
 	"wall_ms $BWRAP --ro-bind $B/progs/speedtest1 /bin/speedtest1 /bin/speedtest1 --size 25 --memdb"
+per_backend "wall_ms @DR@ $B/progs/speedtest1 --size 25 --memdb"
 row "sqlite speedtest1 --size 25 --memdb" ms "wall_ms $B/progs/speedtest1 --size 25 --memdb" \
-	-- "exec" "wall_ms $B/dunerun exec $B/progs/speedtest1 --size 25 --memdb" "${extra[@]}"
+	"${V[@]}" "${extra[@]}"
 na_rows "sqlite speedtest1 --size 25 --memdb" ms
 
 # The example image's workload (images/examples/wordfreq) on 8 MiB of text.
@@ -158,8 +186,8 @@ ENTRYPOINT ["/bin/lua", "/app/wordfreq.lua", "/data/text"]
 ALLOW stdio rpath' "$B/progs/lua:lua" "$WF:wordfreq.lua" "$D/text8m:text"
 also "wall_ms $B/dunerun $D/wordfreq.dz" \
 	"wall_ms $BWRAP --ro-bind $B/progs/lua /bin/lua --ro-bind $WF /app/wordfreq.lua --ro-bind $D/text8m /data/text /bin/lua /app/wordfreq.lua /data/text"
-row "lua wordfreq.lua 8 MiB" ms "wall_ms $B/progs/lua $WF $D/text8m" \
-	-- "exec" "wall_ms $B/dunerun exec $B/progs/lua $WF $D/text8m" "${extra[@]}"
+per_backend "wall_ms @DR@ $B/progs/lua $WF $D/text8m"
+row "lua wordfreq.lua 8 MiB" ms "wall_ms $B/progs/lua $WF $D/text8m" "${V[@]}" "${extra[@]}"
 na_rows "lua wordfreq.lua 8 MiB" ms
 
 # busybox's own testsuite, whole (tests/busybox-suite.sh): every process

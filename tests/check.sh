@@ -3,8 +3,8 @@
 # layer, image format, policy and Dunefile), the fuzz corpora as regression
 # inputs, the launcher's command-line and image-building checks, hostile
 # programs inside images, the native-vs-dunerun comparison suite, and
-# busybox's own testsuite natively and under dunerun, then prints one
-# total line:
+# busybox's own testsuite natively and under dunerun (the parts that run
+# VMs once per supervisor backend), then prints one total line:
 # "N passed, N failed".
 set -u
 B=${1:-build}
@@ -43,11 +43,20 @@ run_part unit-image "$B/unit/test_image"
 run_part unit-policy "$B/unit/test_policy"
 run_part unit-harden "$B/unit/test_harden"
 run_part fuzz-corpus tests/fuzz/run.sh "$B"
-run_part cli tests/cli.sh "$B"
-run_part images tests/images.sh "$B"
-run_part hostile-images tests/hostile-images.sh "$B"
-run_part programs tests/run.sh "$B"
-run_part busybox-suite tests/busybox-suite.sh "$B"
+# Everything that runs a VM, once under each supervisor backend the host
+# has (docs/platform.md): the portable one always, PVM's native one on
+# PVM hosts.
+backends=portable
+[ -d /sys/module/kvm_pvm ] && backends="portable pvm-native"
+for be in $backends; do
+	export DUNERUN_BACKEND=$be
+	run_part "cli-$be" tests/cli.sh "$B"
+	run_part "images-$be" tests/images.sh "$B"
+	run_part "hostile-images-$be" tests/hostile-images.sh "$B"
+	run_part "programs-$be" tests/run.sh "$B"
+	run_part "busybox-suite-$be" tests/busybox-suite.sh "$B"
+done
+unset DUNERUN_BACKEND
 
 echo
 summary

@@ -91,6 +91,7 @@
  * ring-0 stack and the user registers are untouched (KVM_GET_REGS). */
 #define PORT_EXCEPTION_MAX 31
 #define PORT_SYSCALL    0x40    /* the mailbox holds a posted syscall */
+#define PORT_LOOP_DONE  0x41    /* supervisor_loop finished: rax = TSC cycles */
 
 /* ---- The mailbox page (GPA_MBOX, user-visible at GVA_MBOX) ---------- */
 
@@ -170,6 +171,7 @@
 #define KH_PVM_RETURN   0x158   /* returns through the iret frame at rsp */
 #define KH_PVM_SYSCALL  0x160   /* LSTAR */
 #define KH_PVM_VECTORS  0x168   /* u64 handler address [32] */
+#define KH_LOOP         0x268   /* supervisor_loop, for `make bench` */
 
 /* The supervisor's stack, below kernel_header.stack_top: exception
  * frames are read from it, and only from it. */
@@ -189,11 +191,13 @@ struct kernel_header {
 	uint64_t vsyscall_off;
 	uint64_t pvm_boot, pvm_return, pvm_syscall;
 	uint64_t pvm_vector[32];
+	uint64_t supervisor_loop;
 };
 _Static_assert(__builtin_offsetof(struct kernel_header, vector) == KH_VECTORS, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, vsyscall_off) == KH_VSYSCALL_OFF, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, pvm_boot) == KH_PVM_BOOT, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, pvm_vector) == KH_PVM_VECTORS, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, supervisor_loop) == KH_LOOP, "abi");
 
 struct mailbox {
 	uint32_t state;

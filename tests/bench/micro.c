@@ -144,7 +144,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (!strcmp(mode, "getpid")) {
+	if (!strcmp(mode, "loop")) {
+		/* The dec/jnz loop the supervisor times for
+		 * DUNERUN_SUPERVISOR_LOOP, here in ring 3. */
+		long c = n;
+		t0 = now_ns();
+		__asm__ volatile("1: dec %0; jnz 1b" : "+r"(c));
+		t1 = now_ns();
+	} else if (!strcmp(mode, "getpid")) {
 		t0 = now_ns();
 		for (long i = 0; i < n; i++)
 			syscall(SYS_getpid);
