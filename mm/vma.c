@@ -266,8 +266,10 @@ static int map_vsyscall(struct mm *mm, const struct kernel_header *kh, uint64_t 
 {
 	const uint64_t flags = PTE_P | PTE_W | PTE_U;
 	uint64_t *pdpte = pt_entry_in(mm, root, GVA_VSYSCALL, 3, 1, flags);
+	uint64_t *kernel = pt_entry_in(mm, root, GVA_KERNEL, 3, 0, 0);
 
-	if (!pdpte || (GVA_VSYSCALL >> 30) == (GVA_KERNEL >> 30))
+	if (!pdpte || (GVA_VSYSCALL >> 30) == (GVA_KERNEL >> 30) ||
+	    (!mm->split && (!kernel || (*kernel & PTE_U))))
 		return -EINVAL;
 	*pt_entry_in(mm, root, GVA_VSYSCALL, 4, 0, 0) |= PTE_U;
 	return map_phys_in(mm, root, GVA_VSYSCALL, GPA_KERNEL + kh->vsyscall_off,

@@ -83,114 +83,6 @@ int boot_supervisor(struct vmctx *vc)
 	return 0;
 }
 
-/* The native backend enters the program from (emulated) ring 0: at
- * pvm_boot, which switches to native mode and returns to pvm_return,
- * which takes the iret frame written below it on the supervisor stack,
- * loads the segment bases and enters the program with regs. */
-static int enter_native(struct vmctx *vc, const struct kvm_regs *regs)
-{
-	struct kvm_boot b = vc->boot;
-	struct kvm_regs r = *regs;
-	uint64_t rsp = vc->kh.stack_top - 48;
-	uint64_t *stack = supervisor_stack(vc, rsp, 48);
-
-	if (!stack)
-		return -1;
-	stack[0] = vc->kh.pvm_return;
-	stack[1] = regs->rip;
-	stack[2] = SEL_UCODE;
-	stack[3] = regs->rflags;
-	stack[4] = regs->rsp;
-	stack[5] = SEL_UDATA;
-	b.ring0 = 1;
-	r.rip = vc->kh.pvm_boot;
-	r.rsp = rsp;
-	r.rflags = 2;
-	return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_set_regs(&vc->vm, &r);
-}
-
-int boot_vcpu(struct vmctx *vc)
-{
-	struct kvm_regs r = { .rip = vc->boot.rip, .rsp = vc->boot.rsp, .rflags = 0x202 };
-
-	if (!vc->native)
-		return kvm_vm_boot(&vc->vm, &vc->boot);
-	set_segment_bases(vc, 0, 0, 0);
-	return enter_native(vc, &r);
-}
-
-static uint64_t tsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
-int time_supervisor(struct vmctx *vc, uint64_t n)
-{
-	struct kvm_boot b = vc->boot;
-	struct kvm_regs r;
-	uint64_t rsp = vc->kh.stack_top - 8;
-	uint64_t *ret = supervisor_stack(vc, rsp, 8);
-
-	if (!ret || n == 0)
-		return -1;
-	*ret = vc->kh.supervisor_loop;
-	b.ring0 = 1;
-	b.rip = vc->native ? vc->kh.pvm_boot : vc->kh.supervisor_loop;
-	b.rsp = rsp;
-	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_get_regs(&vc->vm, &r) < 0)
-		return -1;
-	r.rcx = n;
-	if (kvm_vm_set_regs(&vc->vm, &r) < 0)
-		return -1;
-	uint64_t t0 = now_ns(), c0 = tsc();
-	int exit = kvm_vm_run(&vc->vm);
-	uint64_t t1 = now_ns(), c1 = tsc();
-	if (exit != KVM_EXIT_IO || vc->vm.run->io.port != PORT_LOOP_DONE ||
-	    kvm_vm_get_regs(&vc->vm, &r) < 0)
-		return -1;
-	/* The guest's TSC is the host's: its rate from the wall clock. */
-	double ns = (double)r.rax * (double)(t1 - t0) / (double)(c1 - c0);
-	fprintf(stderr, "dunerun: supervisor loop: %llu iterations, %.3f ns each\n",
-		(unsigned long long)n, ns / (double)n);
-	return boot_vcpu(vc);
-}
-
-/* A forked VM starts where its parent stopped, in the supervisor.  The
- * native backend's parent state is not one a fresh VM can start in (the
- * hypervisor runs its supervisor in ring 3): the child boots into ring 0
- * and calls pvm_boot, which returns to where the parent was. */
-int boot_resume(struct vmctx *vc, const struct kvm_state *st, uint64_t fs, uint64_t gs)
-{
-	struct kvm_boot b = vc->boot;
-	struct kvm_regs r = st->regs;
-
-	if (!vc->native)
-		return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_restore(&vc->vm, st);
-	uint64_t *ret = supervisor_stack(vc, r.rsp - 8, 8);
-	if (!ret)
-		return -1;
-	*ret = r.rip;
-	r.rsp -= 8;
-	r.rip = vc->kh.pvm_boot;
-	b.ring0 = 1;
-	set_segment_bases(vc, fs, gs, 0);
-	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_set_regs(&vc->vm, &r) < 0)
-		return -1;
-	return kvm_vm_set_xsave(&vc->vm, &st->xsave);
-}
-
-int set_segment_bases(struct vmctx *vc, uint64_t fs, uint64_t gs, int in_program)
-{
-	if (!vc->native || in_program)
-		return kvm_vm_set_segment_bases(&vc->vm, fs, gs);
-	vc->kcb->fs_base = fs;
-	vc->kcb->gs_base = gs;
-	vc->kcb->segments = 1;
-	return 0;
-}
 /* Reads the whole program.  Sets *status to 127 or 126 on failure. */
 static uint8_t *read_program(const char *path, size_t *size, int *status)
 {
@@ -332,5 +224,116 @@ int boot_image(struct vmctx *vc, const char *path, const uint8_t *data, size_t s
 	mm_set_brk_base(vc->mm, img.hi + bias);
 	vc->boot.rip = img.entry + bias;
 	vc->boot.rsp = rsp;
+	return 0;
+}
+
+/* ---- The vCPU at the program: where the two backends differ ---- */
+
+/* The native backend enters the program from (emulated) ring 0: at
+ * pvm_boot, which switches to native mode and returns to pvm_return,
+ * which takes the iret frame written below it on the supervisor stack,
+ * loads the segment bases and enters the program with regs. */
+static int enter_native(struct vmctx *vc, const struct kvm_regs *regs)
+{
+	struct kvm_boot b = vc->boot;
+	struct kvm_regs r = *regs;
+	uint64_t rsp = vc->kh.stack_top - 48;
+	uint64_t *stack = supervisor_stack(vc, rsp, 48);
+
+	if (!stack)
+		return -1;
+	stack[0] = vc->kh.pvm_return;
+	stack[1] = regs->rip;
+	stack[2] = SEL_UCODE;
+	stack[3] = regs->rflags;
+	stack[4] = regs->rsp;
+	stack[5] = SEL_UDATA;
+	b.ring0 = 1;
+	r.rip = vc->kh.pvm_boot;
+	r.rsp = rsp;
+	r.rflags = 2;
+	return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_set_regs(&vc->vm, &r);
+}
+
+int boot_vcpu(struct vmctx *vc)
+{
+	struct kvm_regs r = { .rip = vc->boot.rip, .rsp = vc->boot.rsp, .rflags = 0x202 };
+
+	if (!vc->native)
+		return kvm_vm_boot(&vc->vm, &vc->boot);
+	set_segment_bases(vc, 0, 0, 0);
+	return enter_native(vc, &r);
+}
+
+static uint64_t tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+int time_supervisor(struct vmctx *vc, uint64_t n)
+{
+	struct kvm_boot b = vc->boot;
+	struct kvm_regs r;
+	uint64_t rsp = vc->kh.stack_top - 8;
+	uint64_t *ret = supervisor_stack(vc, rsp, 8);
+
+	if (!ret || n == 0)
+		return -1;
+	*ret = vc->kh.supervisor_loop;
+	b.ring0 = 1;
+	b.rip = vc->native ? vc->kh.pvm_boot : vc->kh.supervisor_loop;
+	b.rsp = rsp;
+	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_get_regs(&vc->vm, &r) < 0)
+		return -1;
+	r.rcx = n;
+	if (kvm_vm_set_regs(&vc->vm, &r) < 0)
+		return -1;
+	uint64_t t0 = now_ns(), c0 = tsc();
+	int exit = kvm_vm_run(&vc->vm);
+	uint64_t t1 = now_ns(), c1 = tsc();
+	if (exit != KVM_EXIT_IO || vc->vm.run->io.port != PORT_LOOP_DONE ||
+	    kvm_vm_get_regs(&vc->vm, &r) < 0)
+		return -1;
+	/* The guest's TSC is the host's: its rate from the wall clock. */
+	double ns = (double)r.rax * (double)(t1 - t0) / (double)(c1 - c0);
+	fprintf(stderr, "dunerun: supervisor loop: %llu iterations, %.3f ns each\n",
+		(unsigned long long)n, ns / (double)n);
+	return boot_vcpu(vc);
+}
+
+/* A forked VM starts where its parent stopped, in the supervisor.  The
+ * native backend's parent state is not one a fresh VM can start in (the
+ * hypervisor runs its supervisor in ring 3): the child boots into ring 0
+ * and calls pvm_boot, which returns to where the parent was. */
+int boot_resume(struct vmctx *vc, const struct kvm_state *st, uint64_t fs, uint64_t gs)
+{
+	struct kvm_boot b = vc->boot;
+	struct kvm_regs r = st->regs;
+
+	if (!vc->native)
+		return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_restore(&vc->vm, st);
+	uint64_t *ret = supervisor_stack(vc, r.rsp - 8, 8);
+	if (!ret)
+		return -1;
+	*ret = r.rip;
+	r.rsp -= 8;
+	r.rip = vc->kh.pvm_boot;
+	b.ring0 = 1;
+	set_segment_bases(vc, fs, gs, 0);
+	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_set_regs(&vc->vm, &r) < 0)
+		return -1;
+	return kvm_vm_set_xsave(&vc->vm, &st->xsave);
+}
+
+int set_segment_bases(struct vmctx *vc, uint64_t fs, uint64_t gs, int in_program)
+{
+	if (!vc->native || in_program)
+		return kvm_vm_set_segment_bases(&vc->vm, fs, gs);
+	vc->kcb->fs_base = fs;
+	vc->kcb->gs_base = gs;
+	vc->kcb->segments = 1;
 	return 0;
 }
