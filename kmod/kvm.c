@@ -18,7 +18,6 @@
 #define MSR_LSTAR       0xc0000082
 #define MSR_CSTAR       0xc0000083
 #define MSR_SFMASK      0xc0000084
-#define MSR_KERNEL_GS   0xc0000102
 
 /* Flags cleared on `syscall`: TF, DF, NT and AC, as Linux does.  IF is
  * left alone: where syscall stays at CPL 3 the entry returns without
@@ -198,21 +197,32 @@ static struct kvm_segment segment(uint16_t sel, int code, int dpl)
 	return s;
 }
 
-static int set_msrs(struct kvm_vm *vm, uint64_t lstar)
+/* Sets MSRs e[0..n) (n <= 8); what names them in the error. */
+static int set_msr_list(struct kvm_vm *vm, const struct kvm_msr_entry *e, unsigned n,
+			const char *what)
 {
 	struct {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[5];
-	} m = { .hdr.nmsrs = 5 };
+		struct kvm_msr_entry e[8];
+	} m = { .hdr.nmsrs = n };
 
-	m.e[0] = (struct kvm_msr_entry){ .index = MSR_STAR, .data = STAR_VALUE };
-	m.e[1] = (struct kvm_msr_entry){ .index = MSR_LSTAR, .data = lstar };
-	m.e[2] = (struct kvm_msr_entry){ .index = MSR_CSTAR, .data = lstar };
-	m.e[3] = (struct kvm_msr_entry){ .index = MSR_SFMASK, .data = SFMASK_VALUE };
-	m.e[4] = (struct kvm_msr_entry){ .index = MSR_KERNEL_GS, .data = 0 };
-	if (ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 5)
-		return fail(vm, "KVM_SET_MSRS: %s", strerror(errno));
+	memcpy(m.e, e, n * sizeof *e);
+	if (ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != (int)n)
+		return fail(vm, "KVM_SET_MSRS (%s): %s", what, strerror(errno));
 	return 0;
+}
+
+static int set_msrs(struct kvm_vm *vm, uint64_t lstar)
+{
+	const struct kvm_msr_entry e[] = {
+		{ .index = MSR_STAR, .data = STAR_VALUE },
+		{ .index = MSR_LSTAR, .data = lstar },
+		{ .index = MSR_CSTAR, .data = lstar },
+		{ .index = MSR_SFMASK, .data = SFMASK_VALUE },
+		{ .index = MSR_KERNEL_GS_BASE, .data = 0 },
+	};
+
+	return set_msr_list(vm, e, 5, "syscall MSRs");
 }
 
 /* Lets programs use AVX where the host has it: CR4.OSXSAVE plus an XCR0
@@ -340,14 +350,10 @@ int kvm_vm_set_sregs(struct kvm_vm *vm, const struct kvm_sregs *sregs)
  * a read and a write (a thread switch makes it every time). */
 int kvm_vm_set_segment_bases(struct kvm_vm *vm, uint64_t fs, uint64_t gs)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[2];
-	} m = { .hdr.nmsrs = 2 };
+	const struct kvm_msr_entry e[] = {
+		{ .index = MSR_FS_BASE, .data = fs },
+		{ .index = MSR_GS_BASE, .data = gs },
+	};
 
-	m.e[0] = (struct kvm_msr_entry){ .index = MSR_FS_BASE, .data = fs };
-	m.e[1] = (struct kvm_msr_entry){ .index = MSR_GS_BASE, .data = gs };
-	if (ioctl(vm->vcpu_fd, KVM_SET_MSRS, &m) != 2)
-		return fail(vm, "KVM_SET_MSRS (segment bases): %s", strerror(errno));
-	return 0;
+	return set_msr_list(vm, e, 2, "segment bases");
 }

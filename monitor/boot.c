@@ -229,30 +229,45 @@ int boot_image(struct vmctx *vc, const char *path, const uint8_t *data, size_t s
 
 /* ---- The vCPU at the program: where the two backends differ ---- */
 
-/* The native backend enters the program from (emulated) ring 0: at
- * pvm_boot, which switches to native mode and returns to pvm_return,
- * which takes the iret frame written below it on the supervisor stack,
+/* Boots the vCPU into ring 0 with regs r, to run at r.rip: the native
+ * backend first calls pvm_boot, which switches to native mode and
+ * returns there (the return address goes below r.rsp). */
+static int boot_ring0(struct vmctx *vc, struct kvm_regs r)
+{
+	struct kvm_boot b = vc->boot;
+
+	if (vc->native) {
+		uint64_t *ret = supervisor_stack(vc, r.rsp - 8, 8);
+		if (!ret)
+			return -1;
+		*ret = r.rip;
+		r.rsp -= 8;
+		r.rip = vc->kh.pvm_boot;
+	}
+	b.ring0 = 1;
+	return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_set_regs(&vc->vm, &r);
+}
+
+/* The native backend enters the program from ring 0, through
+ * pvm_return and the iret frame written on the supervisor stack, which
  * loads the segment bases and enters the program with regs. */
 static int enter_native(struct vmctx *vc, const struct kvm_regs *regs)
 {
-	struct kvm_boot b = vc->boot;
 	struct kvm_regs r = *regs;
-	uint64_t rsp = vc->kh.stack_top - 48;
-	uint64_t *stack = supervisor_stack(vc, rsp, 48);
+	uint64_t rsp = vc->kh.stack_top - 40;
+	uint64_t *frame = supervisor_stack(vc, rsp, 40);
 
-	if (!stack)
+	if (!frame)
 		return -1;
-	stack[0] = vc->kh.pvm_return;
-	stack[1] = regs->rip;
-	stack[2] = SEL_UCODE;
-	stack[3] = regs->rflags;
-	stack[4] = regs->rsp;
-	stack[5] = SEL_UDATA;
-	b.ring0 = 1;
-	r.rip = vc->kh.pvm_boot;
+	frame[0] = regs->rip;
+	frame[1] = SEL_UCODE;
+	frame[2] = regs->rflags;
+	frame[3] = regs->rsp;
+	frame[4] = SEL_UDATA;
+	r.rip = vc->kh.pvm_return;
 	r.rsp = rsp;
 	r.rflags = 2;
-	return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_set_regs(&vc->vm, &r);
+	return boot_ring0(vc, r);
 }
 
 int boot_vcpu(struct vmctx *vc)
@@ -275,21 +290,12 @@ static uint64_t tsc(void)
 
 int time_supervisor(struct vmctx *vc, uint64_t n)
 {
-	struct kvm_boot b = vc->boot;
-	struct kvm_regs r;
-	uint64_t rsp = vc->kh.stack_top - 8;
-	uint64_t *ret = supervisor_stack(vc, rsp, 8);
+	struct kvm_regs r = {
+		.rip = vc->kh.supervisor_loop, .rsp = vc->kh.stack_top,
+		.rflags = 2, .rcx = n,
+	};
 
-	if (!ret || n == 0)
-		return -1;
-	*ret = vc->kh.supervisor_loop;
-	b.ring0 = 1;
-	b.rip = vc->native ? vc->kh.pvm_boot : vc->kh.supervisor_loop;
-	b.rsp = rsp;
-	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_get_regs(&vc->vm, &r) < 0)
-		return -1;
-	r.rcx = n;
-	if (kvm_vm_set_regs(&vc->vm, &r) < 0)
+	if (n == 0 || boot_ring0(vc, r) < 0)
 		return -1;
 	uint64_t t0 = now_ns(), c0 = tsc();
 	int exit = kvm_vm_run(&vc->vm);
@@ -307,23 +313,13 @@ int time_supervisor(struct vmctx *vc, uint64_t n)
 /* A forked VM starts where its parent stopped, in the supervisor.  The
  * native backend's parent state is not one a fresh VM can start in (the
  * hypervisor runs its supervisor in ring 3): the child boots into ring 0
- * and calls pvm_boot, which returns to where the parent was. */
+ * with the parent's registers and returns there from pvm_boot. */
 int boot_resume(struct vmctx *vc, const struct kvm_state *st, uint64_t fs, uint64_t gs)
 {
-	struct kvm_boot b = vc->boot;
-	struct kvm_regs r = st->regs;
-
 	if (!vc->native)
-		return kvm_vm_boot(&vc->vm, &b) < 0 ? -1 : kvm_vm_restore(&vc->vm, st);
-	uint64_t *ret = supervisor_stack(vc, r.rsp - 8, 8);
-	if (!ret)
-		return -1;
-	*ret = r.rip;
-	r.rsp -= 8;
-	r.rip = vc->kh.pvm_boot;
-	b.ring0 = 1;
+		return kvm_vm_boot(&vc->vm, &vc->boot) < 0 ? -1 : kvm_vm_restore(&vc->vm, st);
 	set_segment_bases(vc, fs, gs, 0);
-	if (kvm_vm_boot(&vc->vm, &b) < 0 || kvm_vm_set_regs(&vc->vm, &r) < 0)
+	if (boot_ring0(vc, st->regs) < 0)
 		return -1;
 	return kvm_vm_set_xsave(&vc->vm, &st->xsave);
 }

@@ -574,7 +574,7 @@ static void monitor_free(struct vmctx *vc)
 
 static int choose_backend(struct vmctx *vc)
 {
-	int pvm = kvm_vm_pvm(&vc->vm);
+	int pvm = vc->opt->backend != BACKEND_PORTABLE && kvm_vm_pvm(&vc->vm);
 
 	if (vc->opt->backend == BACKEND_PVM_NATIVE && !pvm) {
 		fprintf(stderr, "dunerun: --backend pvm-native: this host's KVM is not PVM "
