@@ -227,6 +227,13 @@ stack=$(printf '%x' $((0x$(sym stack_top) - 8)))
 df_stack=$(printf '%x' $((0x$(sym df_stack_top) - 8)))
 for be in $backends; do
 	expect "backend-$be-hello" 0 - "$DR" exec --backend "$be" "$T/hi"
+	# make bench's supervisor loop: a time per iteration, then the program.
+	DUNERUN_SUPERVISOR_LOOP=1000 "$DR" exec --backend "$be" "$T/hi" > "$T/out" 2> "$T/err"
+	st=$?
+	ok=0
+	[ "$st" = 0 ] && [ "$(cat "$T/out")" = hi ] &&
+		grep -Eq '^dunerun: supervisor loop: 1000 iterations, [0-9]+\.[0-9]{3} ns each$' "$T/err" && ok=1
+	verdict $ok "backend-$be-supervisor-loop" "status $st: $(cat "$T/out" "$T/err")"
 	for page in "gdt $(sym tables)" "idt $(sym idt)" "stack $stack" "df-stack $df_stack"; do
 		set -- $page
 		for mode in r w; do
