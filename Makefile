@@ -29,7 +29,7 @@ DEPS_STAMP  := $(B)/stamps/deps.done
 PROGS_STAMP := $(B)/stamps/progs.done
 
 .PHONY: all deps progs run test bench fuzz clean
-all: $(B)/dunerun
+all: $(B)/dunerun $(B)/libdune.a
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh scripts/lib.sh
@@ -65,6 +65,14 @@ $(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin $(B)/guest/
 
 $(B)/dunerun: $(OBJS)
 	$(CC) $(LDFLAGS) $(OBJS) $(LIBS) -o $@
+
+# libdune, for programs that run under dunerun (include/dune.h).
+$(B)/libdune.a: dune/dune.c dune/trap.S include/dune.h include/dunerun/abi.h
+	@mkdir -p $(B)/obj/dune
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -c dune/dune.c -o $(B)/obj/dune/dune.o
+	$(CC) -c dune/trap.S -o $(B)/obj/dune/trap.o
+	rm -f $@
+	ar rcs $@ $(B)/obj/dune/dune.o $(B)/obj/dune/trap.o
 
 # The example image: COPY is relative to the build context, so the context
 # is put together under $(B) from the Dunefile, the script, the static lua

@@ -97,6 +97,16 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice);
  * writes them to the file system. */
 long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags);
 
+/* --- The Dune calls (include/dune.h) --- */
+
+/* Maps the page tables read-only at DUNE_WINDOW.  Returns DUNE_WINDOW,
+ * or -EBUSY if the program has mappings there. */
+long mm_dune_window(struct mm *mm);
+/* Collects and clears the dirty (accessed, if accessed) bits of the
+ * pages of [addr, addr+len) into bitmap, a host buffer of len / 4096
+ * bits that the caller zeroed.  Returns the pages found or -errno. */
+long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64_t *bitmap);
+
 /* --- Faults --- */
 
 /* Result of a user page fault. */

@@ -61,6 +61,7 @@ struct mm {
 
 	uint64_t *file_page;    /* bitmap: the page is a host file mapping */
 
+	int window;             /* the Dune window is mapped (mm_dune_window) */
 	int locked;
 	int full_resync;
 	/* Pages unmapped but maybe still reachable through a stale
@@ -108,6 +109,11 @@ int pt_unmap_range(struct mm *mm, uint64_t start, uint64_t end);
 int pt_protect_range(struct mm *mm, uint64_t start, uint64_t end, int prot);
 /* The leaf bits for prot, for a user page. */
 uint64_t pt_prot_bits(int prot);
+/* Clears bit (PTE_D or PTE_A) in the 4 KiB pages of [start, end) that
+ * have it, setting bit k of bitmap for page k; splits 2 MiB pages first.
+ * Returns the number of pages, or -1 (no memory for a split). */
+long pt_collect_range(struct mm *mm, uint64_t start, uint64_t end, uint64_t bit,
+		      uint64_t *bitmap);
 /* Moves the pages of [from, from+len) to the unmapped [to, to+len). */
 int pt_move_range(struct mm *mm, uint64_t from, uint64_t to, uint64_t len);
 

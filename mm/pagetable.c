@@ -176,20 +176,30 @@ int pt_split_huge(struct mm *mm, uint64_t va)
 	return pt_set(mm, pde, t | PTE_P | PTE_W | PTE_U);
 }
 
+/* The first leaf entry (or absent PTE) at or after *va, before end;
+ * absent tables are skipped whole.  *va and *level say where it is.
+ * NULL at the end. */
+static uint64_t *next_leaf(struct mm *mm, uint64_t *va, uint64_t start, uint64_t end,
+			   int *level)
+{
+	while (*va < end && *va >= start) {
+		uint64_t *e = walk(mm, *va, level);
+		if (*level == 1 || (*e & PTE_P))
+			return e;
+		*va = (*va & ~(level_size(*level) - 1)) + level_size(*level);
+	}
+	return NULL;
+}
+
 /* Calls fn on every leaf in [start, end), splitting 2 MiB pages that the
  * range covers only in part.  Absent tables are skipped whole. */
 static int for_each_leaf(struct mm *mm, uint64_t start, uint64_t end,
 			 int (*fn)(struct mm *, uint64_t *, int, void *), void *arg)
 {
-	uint64_t va = start;
+	uint64_t va = start, *e;
+	int level;
 
-	while (va < end && va >= start) {
-		int level;
-		uint64_t *e = walk(mm, va, &level);
-		if (level > 1 && !(*e & PTE_P)) {
-			va = (va & ~(level_size(level) - 1)) + level_size(level);
-			continue;
-		}
+	while ((e = next_leaf(mm, &va, start, end, &level))) {
 		if (level == 2) {
 			if ((va & (HUGE_SIZE - 1)) || end - va < HUGE_SIZE) {
 				if (pt_split_huge(mm, va) < 0)
@@ -236,6 +246,62 @@ static int protect_leaf(struct mm *mm, uint64_t *e, int huge, void *arg)
 int pt_protect_range(struct mm *mm, uint64_t start, uint64_t end, int prot)
 {
 	return for_each_leaf(mm, start, end, protect_leaf, &prot);
+}
+
+/* A table with more changed entries than this is rewritten whole, as
+ * one run: the queue stays short however the changes are spread. */
+#define WHOLE_TABLE_RUN 32
+
+/* Collects and clears bit in entries first..last of one page table.
+ * Page k of the caller's range is bit k of bitmap, entry first is page
+ * at. */
+static long collect_table(struct mm *mm, uint64_t *t, int first, int last,
+			  uint64_t bit, uint64_t *bitmap, uint64_t at)
+{
+	long found = 0;
+
+	for (int i = first; i <= last; i++) {
+		if ((t[i] & PTE_P) && (t[i] & bit)) {
+			t[i] &= ~bit;
+			bitmap[(at + i - first) / 64] |= 1ULL << (at + i - first) % 64;
+			found++;
+		}
+	}
+	for (int i = first; i <= last && found; i++) {
+		uint64_t k = at + i - first;
+		if ((found > WHOLE_TABLE_RUN || (bitmap[k / 64] >> k % 64 & 1)) &&
+		    pt_queue(mm, &t[i], 1) < 0)
+			return -1;
+	}
+	return found;
+}
+
+long pt_collect_range(struct mm *mm, uint64_t start, uint64_t end, uint64_t bit,
+		      uint64_t *bitmap)
+{
+	long found = 0;
+	uint64_t va = start, *e;
+	int level;
+
+	while ((e = next_leaf(mm, &va, start, end, &level))) {
+		if (level == 2 && (*e & PTE_PS)) {
+			/* The small pages inherit the bit: counted below. */
+			if (pt_split_huge(mm, va) < 0)
+				return -1;
+			continue;
+		}
+		if (level != 1)         /* a table outside guest memory: never ours */
+			return -1;
+		int first = index_of(va, 1);
+		uint64_t left = (end - va) / PAGE_SIZE;
+		int last = left < (uint64_t)(PAGES_PER_HUGE - first) ? first + (int)left - 1 : PAGES_PER_HUGE - 1;
+		long n = collect_table(mm, e - first, first, last, bit, bitmap, (va - start) / PAGE_SIZE);
+		if (n < 0)
+			return -1;
+		found += n;
+		va += (uint64_t)(last - first + 1) * PAGE_SIZE;
+	}
+	return found;
 }
 
 /* Moves every page of [from, from+len) to [to, to+len), for mremap.

@@ -392,9 +392,13 @@ uint64_t mm_pick_base(struct mm *mm, uint64_t len, uint64_t align)
 
 /* ---- the memory syscalls ------------------------------------------- */
 
-static int user_range_ok(uint64_t addr, uint64_t len)
+/* A range the program may map or change: below the entry page, and
+ * clear of the Dune window, whose "pages" are the page tables. */
+static int user_range_ok(struct mm *mm, uint64_t addr, uint64_t len)
 {
-	return addr + len >= addr && addr + len <= USER_VA_END;
+	if (addr + len < addr || addr + len > USER_VA_END)
+		return 0;
+	return !mm->window || addr + len <= DUNE_WINDOW || addr >= DUNE_WINDOW_END;
 }
 
 long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
@@ -402,7 +406,7 @@ long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
 	if ((addr & (PAGE_SIZE - 1)) || len == 0)
 		return -EINVAL;
 	len = page_up(len);
-	if (!len || !user_range_ok(addr, len))
+	if (!len || !user_range_ok(mm, addr, len))
 		return -EINVAL;
 	if (vma_cut(mm, addr, addr + len) < 0)
 		return -ENOMEM;
@@ -483,7 +487,7 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 	if (fixed) {
 		if (addr & (PAGE_SIZE - 1))
 			return -EINVAL;
-		if (!user_range_ok(addr, len))
+		if (!user_range_ok(mm, addr, len))
 			return -ENOMEM;
 		if (addr < MMAP_MIN_ADDR)
 			return -EPERM;
@@ -495,7 +499,7 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 			return r;
 	} else {
 		addr = page_up(addr);
-		if (!addr || addr < MMAP_MIN_ADDR || !user_range_ok(addr, len) ||
+		if (!addr || addr < MMAP_MIN_ADDR || !user_range_ok(mm, addr, len) ||
 		    !range_is_free(mm, addr, addr + len)) {
 			uint64_t top = (flags & MAP_32BIT) ? 0x80000000UL : USER_MMAP_TOP;
 			addr = find_free(mm, len, top, PAGE_SIZE);
@@ -530,7 +534,7 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 	len = page_up(len);
 	if (len == 0)
 		return 0;
-	if (!user_range_ok(addr, len))
+	if (!user_range_ok(mm, addr, len))
 		return -ENOMEM;
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
@@ -555,7 +559,7 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 	if (addr & (PAGE_SIZE - 1))
 		return -EINVAL;
 	len = page_up(len);
-	if (!user_range_ok(addr, len))
+	if (!user_range_ok(mm, addr, len))
 		return -EINVAL;
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
@@ -581,7 +585,7 @@ long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
 	    ((flags & MS_ASYNC) && (flags & MS_SYNC)))
 		return -EINVAL;
 	len = page_up(len);
-	if (!user_range_ok(addr, len))
+	if (!user_range_ok(mm, addr, len))
 		return -ENOMEM;
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
@@ -623,8 +627,8 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		return -EINVAL;
 	oldlen = page_up(oldlen);
 	newlen = page_up(newlen);
-	if (newlen == 0 || oldlen == 0 || !user_range_ok(old, oldlen) ||
-	    !user_range_ok(old, newlen))
+	if (newlen == 0 || oldlen == 0 || !user_range_ok(mm, old, oldlen) ||
+	    !user_range_ok(mm, old, newlen))
 		return -EINVAL;
 	struct vma *v = vma_find(mm, old);
 	if (!v || old + oldlen > v->end)
@@ -646,7 +650,7 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		if (!newaddr)
 			return -ENOMEM;
 	} else {
-		if ((newaddr & (PAGE_SIZE - 1)) || !user_range_ok(newaddr, newlen) ||
+		if ((newaddr & (PAGE_SIZE - 1)) || !user_range_ok(mm, newaddr, newlen) ||
 		    (newaddr < old + oldlen && old < newaddr + newlen))
 			return -EINVAL;
 		long r = mm_munmap(mm, newaddr, newlen);
@@ -666,4 +670,36 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 int mm_mapped(struct mm *mm, uint64_t addr)
 {
 	return vma_find(mm, addr) != NULL;
+}
+
+/* The recursive PML4 entry makes the page tables readable at
+ * DUNE_WINDOW: a walk through it ends one level early, at a table page.
+ * Without W, and NX, nothing through it can be written or run.  Its
+ * VMA has no access and cannot be changed, so no fault maps anything
+ * there and no call reaches its "pages". */
+long mm_dune_window(struct mm *mm)
+{
+	uint64_t root = mm->split ? GPA_USER_ROOT : mm->root;
+
+	if (mm->window)
+		return (long)DUNE_WINDOW;
+	if (!range_is_free(mm, DUNE_WINDOW, DUNE_WINDOW_END))
+		return -EBUSY;
+	struct vma v = { DUNE_WINDOW, DUNE_WINDOW_END, PROT_NONE, PROT_NONE, 1 };
+	if (vma_insert_like(mm, &v) < 0)
+		return -ENOMEM;
+	if (pt_set(mm, &pt_host(mm, root)[DUNE_WINDOW_SLOT], root | PTE_P | PTE_U | PTE_NX) < 0)
+		return -ENOMEM;
+	mm->window = 1;
+	return (long)DUNE_WINDOW;
+}
+
+long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64_t *bitmap)
+{
+	if ((addr | len) & (PAGE_SIZE - 1))
+		return -EINVAL;
+	if (!user_range_ok(mm, addr, len))
+		return -ENOMEM;
+	long n = pt_collect_range(mm, addr, addr + len, accessed ? PTE_A : PTE_D, bitmap);
+	return n < 0 ? -ENOMEM : n;
 }

@@ -139,6 +139,10 @@ int signal_after_fault(struct vmctx *vc);
  * the program's own code, the pending handler now; else at the next
  * syscall or exit. */
 int signal_interrupt(struct vmctx *vc);
+/* An exception the program asked to take itself (dune_trap): 1 if its
+ * handler will run, 0 if it did not ask or its stack has no room (a
+ * signal then), -1 as above. */
+int trap_upcall(struct vmctx *vc, int vec, uint64_t err, uint64_t cr2);
 /* rt_sigreturn: the interrupted context back from the handler's frame. */
 int signal_return(struct vmctx *vc);
 /* The program's registers in a supervisor stub (has_error_code: an

@@ -115,8 +115,13 @@ static int kill_program(struct vmctx *vc, struct run_result *res, int vec,
 	char detail[96] = "";
 	struct sig_info si = fault_info(vc, vec, frame, cr2);
 
-	/* A handler runs instead, if the program has one and does not block
-	 * the signal. */
+	/* The program's own trap handler runs instead, if it asked for
+	 * this vector; or a signal handler, if it has one and does not
+	 * block the signal. */
+	int upcall = trap_upcall(vc, vec, frame[0], cr2);
+	if (upcall)
+		return upcall < 0 ? panic(vc, res, "cannot reach the vCPU's registers to run a trap handler")
+				  : RUN_CONTINUE;
 	if (sig_fault(&vc->proc, sig, &si)) {
 		if (signal_after_fault(vc) < 0)
 			return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "monitor_impl.h"
+#include "dune.h"
 
 /* The x86-64 kernel's structures, as the program's libc expects them. */
 struct k_sigcontext {
@@ -309,6 +310,44 @@ int signal_after_fault(struct vmctx *vc)
 	if (uctx_get(vc, &u, 1) < 0)
 		return -1;
 	return deliver_one(vc, &u) ? uctx_put(vc, &u) : 0;
+}
+
+/* dune_trap (include/dune.h): the registers go in a struct dune_tf
+ * below the red zone, and libdune's entry stub runs with rdi pointing
+ * at it; the stub saves the FPU state itself and resumes the program
+ * with no call back here.  A stack that cannot take the frame gets the
+ * signal instead. */
+int trap_upcall(struct vmctx *vc, int vec, uint64_t err, uint64_t cr2)
+{
+	struct proc *p = &vc->proc;
+	struct uctx u;
+	struct dune_tf tf;
+
+	if (!p->dune_trap_entry || !(p->dune_trap_vectors >> vec & 1))
+		return 0;
+	if (uctx_get(vc, &u, 1) < 0)
+		return -1;
+	const struct kvm_regs *r = &u.regs;
+	tf = (struct dune_tf){
+		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+		r->rip, r->rflags, (uint64_t)vec, err, vec == 14 ? cr2 : 0,
+	};
+	/* 16 bytes more than the red zone: dune_resume puts rip and rflags
+	 * there. */
+	uint64_t at = (r->rsp - 128 - 16 - sizeof tf) & ~15ULL;
+	pthread_mutex_lock(&vc->lock);
+	mm_lock(vc->mm);
+	int bad = r->rsp < 4096 || mm_copy_out(vc->mm, at, &tf, sizeof tf) < 0;
+	mm_unlock(vc->mm);
+	pthread_mutex_unlock(&vc->lock);
+	if (bad)
+		return 0;
+	u.regs.rip = p->dune_trap_entry;
+	u.regs.rsp = at;
+	u.regs.rdi = at;
+	u.regs.rflags &= ~(0x100UL | 0x400UL);     /* TF, DF */
+	return uctx_put(vc, &u) < 0 ? -1 : 1;
 }
 
 int signal_interrupt(struct vmctx *vc)

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include "policy.h"
+#include "dunerun/abi.h"
 
 #define STDIO	  PROMISE_BIT(PROMISE_STDIO)
 #define RPATH	  PROMISE_BIT(PROMISE_RPATH)
@@ -295,6 +296,11 @@ static const struct row table[] = {
 	A(openat2, 0, R_OPENAT2, 2),
 	P(faccessat2, RPATH, 2),
 	C(epoll_pwait2, STDIO),
+	/* dunerun's own calls: the program's page tables (include/dune.h).
+	 * A protection change inside a batch is checked as mprotect. */
+	{ DUNE_SYS_WINDOW, "dune_window", STDIO, R_NONE, 0 },
+	{ DUNE_SYS_BATCH, "dune_batch", STDIO, R_NONE, 0 },
+	{ DUNE_SYS_TRAP, "dune_trap", STDIO, R_NONE, 0 },
 };
 
 #define NROWS (sizeof table / sizeof table[0])

@@ -295,6 +295,7 @@ void proc_exec(struct proc *p, struct mm *mm)
 			memset(&p->sigact[i], 0, sizeof p->sigact[i]);
 	p->altstack.sp = p->altstack.size = 0;
 	p->altstack.flags = SS_DISABLE;
+	p->dune_trap_entry = p->dune_trap_vectors = 0;
 	p->fs_base = p->gs_base = 0;
 	p->tid_address = p->robust_list = p->robust_len = 0;
 	thread_only_me(p);

@@ -185,6 +185,8 @@ long kill_child(struct proc *p, int pid, int sig);
  * (-1) of the run's processes (procs.c); -ESRCH if none. */
 long kill_run(struct proc *p, int pid, int sig);
 /* misc.c */
+/* dune.c */
+sys_fn sys_dune_window, sys_dune_batch, sys_dune_trap;
 sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_madvise, sys_msync, sys_arch_prctl, sys_prctl, sys_set_tid_address, sys_set_robust_list,
 	sys_get_robust_list, sys_futex, sys_exit, sys_exit_group,

@@ -164,6 +164,9 @@ struct proc {
 	 * sys/ (proc_init fills them in). */
 	uint64_t rlim[16][2];   /* setrlimit/prlimit64: soft, hard per resource */
 	struct { uint64_t sp, size; int flags; } altstack; /* sigaltstack */
+	/* dune_trap: where exceptions in dune_trap_vectors go instead of a
+	 * signal (libdune's entry stub), or 0.  Reset by execve. */
+	uint64_t dune_trap_entry, dune_trap_vectors;
 	/* Signals sent to the program (kill, tgkill, SIGPIPE from a write)
 	 * that are blocked, or that have a handler for the caller to run,
 	 * with what each handler is told; real-time signals count. */

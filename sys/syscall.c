@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "internal.h"
 #include "policy.h"
+#include "dunerun/abi.h"
 
 #define NSYS 467
 
@@ -409,9 +410,27 @@ static const struct syscall table[NSYS] = {
 	[466] = { "removexattrat" },
 };
 
+/* The Dune calls, from DUNE_SYS_WINDOW on (include/dune.h). */
+static const struct syscall dune_table[] = {
+	{ "dune_window", { sys_dune_window, { 0 }, K_HEX } },
+	{ "dune_batch", { sys_dune_batch, { K_PTR, K_INT }, K_LONG } },
+	{ "dune_trap", { sys_dune_trap, { K_PTR, K_HEX }, K_LONG } },
+};
+
+static const struct syscall *lookup(uint64_t nr)
+{
+	if (nr < NSYS)
+		return &table[nr];
+	if (nr - DUNE_SYS_WINDOW < sizeof dune_table / sizeof dune_table[0])
+		return &dune_table[nr - DUNE_SYS_WINDOW];
+	return NULL;
+}
+
 const char *sys_name(uint64_t nr)
 {
-	return nr < NSYS ? table[nr].name : NULL;
+	const struct syscall *s = lookup(nr);
+
+	return s ? s->name : NULL;
 }
 
 int argstr(struct proc *p, uint64_t gva, char *buf)
@@ -646,7 +665,7 @@ long sys_call(struct proc *p, uint64_t nr, const uint64_t arg[6])
 	static const struct sysent unknown = {
 		NULL, { K_HEX, K_HEX, K_HEX, K_HEX, K_HEX, K_HEX }, K_LONG
 	};
-	const struct syscall *s = nr < NSYS ? &table[nr] : NULL;
+	const struct syscall *s = lookup(nr);
 	const struct sysent *e = s && s->e.fn ? &s->e : &unknown;
 	char line[1024];
 	int len = 0;

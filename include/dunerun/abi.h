@@ -54,6 +54,19 @@
 #define USER_MMAP_TOP   0x00007fff00000000
 #define USER_VA_END     0x00007fffffff0000 /* first address the program may not map */
 
+/* ---- The Dune calls (include/dune.h) ------------------------------- */
+/* Private syscall numbers, far past Linux's own, so a program can tell
+ * it runs natively (-ENOSYS) from under dunerun. */
+#define DUNE_SYS_WINDOW 0x1d00  /* () -> DUNE_WINDOW, mapped */
+#define DUNE_SYS_BATCH  0x1d01  /* (struct dune_op *, n) -> ops done */
+#define DUNE_SYS_TRAP   0x1d02  /* (entry, vector mask): trap upcalls */
+/* The page tables, read-only, through a recursive PML4 entry in slot
+ * 254: the PTE of a program address va is at DUNE_WINDOW + (va >> 9)
+ * rounded down to 8, its PDE at DUNE_WINDOW_PD + (va >> 18) & ~7. */
+#define DUNE_WINDOW_SLOT 254
+#define DUNE_WINDOW     0x00007f0000000000
+#define DUNE_WINDOW_END 0x00007f8000000000
+
 /* ---- Segments (Linux layout, as the PVM native mode wants) ---------- */
 #define SEL_KCODE       0x10
 #define SEL_KDATA       0x18

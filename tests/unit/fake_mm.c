@@ -180,3 +180,15 @@ long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
 	(void)mm; (void)addr; (void)len; (void)flags;
 	return -ENOSYS;
 }
+
+long mm_dune_window(struct mm *mm)
+{
+	(void)mm;
+	return -ENOSYS;
+}
+
+long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64_t *bitmap)
+{
+	(void)mm; (void)addr; (void)len; (void)accessed; (void)bitmap;
+	return -ENOSYS;
+}

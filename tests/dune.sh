@@ -1,0 +1,43 @@
+#!/bin/bash
+# dune.sh BUILD_DIR: libdune's ring-3 API (include/dune.h) under dunerun
+# (tests/dune/api.c prints one line per check), natively (a clean
+# -ENOSYS), and a trap with no stack for its frame (the program dies of
+# the fault; nothing hangs).  The backend is DUNERUN_BACKEND's.
+set -u
+B=${1:-build}
+cd "$(dirname "$0")/.."
+T=$(mktemp -d /tmp/dunerun-dune.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+. tests/lib.sh
+
+make -s "$B/dunerun" "$B/libdune.a" || { echo "0 passed, 1 failed"; exit 1; }
+musl-gcc -static -O2 -Wall -Iinclude tests/dune/api.c "$B/libdune.a" -o "$T/api" ||
+	{ echo "0 passed, 1 failed"; exit 1; }
+
+# Adds api's own checks (its PASS/FAIL lines and closing counts).
+api() {         # name args...
+	local name=$1
+	shift
+	timeout -k 5 120 "$@" > "$T/out" 2> "$T/err"
+	local st=$? line
+	grep -E '^(PASS|FAIL) ' "$T/out" | sed "s/^\(PASS\|FAIL\) /\1 $name: /"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$T/out")
+	if [ -z "$line" ] || [ $st -ne 0 ]; then
+		verdict 0 "$name" "status $st, no clean summary"
+		return
+	fi
+	set -- $line
+	pass=$((pass + $1)) fail=$((fail + $3))
+}
+
+api native "$T/api" native
+api dunerun "$B/dunerun" exec "$T/api"
+
+{ timeout -k 5 60 "$B/dunerun" exec "$T/api" badstack > "$T/out" 2> "$T/err"; } 2> /dev/null
+st=$?
+ok=0
+[ $st -eq 139 ] && grep -q 'killed by Segmentation fault' "$T/err" && ok=1
+verdict $ok "dune: a trap with no room for its frame is SIGSEGV" "status $st (want 139)"
+
+summary
