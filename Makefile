@@ -98,7 +98,7 @@ run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz
 test: $(B)/dunerun $(PROGS_STAMP)
 	tests/check.sh $(B)
 
-bench: $(B)/dunerun $(PROGS_STAMP)
+bench: $(B)/dunerun $(B)/libdune.a $(PROGS_STAMP)
 	tests/bench.sh $(B)
 
 fuzz: $(DEPS_STAMP)

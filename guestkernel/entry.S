@@ -215,6 +215,9 @@ vsyscall_getcpu:
 	.if \has_error == 0
 	pushq $0
 	.endif
+	.if \n == 14
+	\p\()_page_fault_hook
+	.endif
 	out %al, $\n
 	jmp \p\()exception_return
 .endm
@@ -293,7 +296,10 @@ vsyscall_getcpu:
 .endm
 
 /* The portable backend: standard x86, as VT-x/SVM and an emulated ring 0
- * run it. */
+ * run it.  Every page fault exits: in an emulated ring 0, delivering a
+ * dune_trap upcall here would cost more instructions than the exit. */
+.macro vec_page_fault_hook
+.endm
 	TRAP_STUBS vec, iretq
 
 /* Rewrite each queued run of page-table entries with its current values,
@@ -330,15 +336,43 @@ apply_queue:
 	mov %rsi, %rdi
 	mov 8(%rax), %rcx
 	rep movsq
-	add $16, %rax
+	add $32, %rax
 	dec %rdx
 	jnz 1b
-	movq $0, GVA_KCB + KCB_NUPDATES
-	cmpq $0, GVA_KCB + KCB_FLUSH
-	je 2f
-	movq $0, GVA_KCB + KCB_FLUSH
+	/* The TLB: flush what a few entries map, else reload CR3.  PVM's
+	 * native mode has a hypercall for one page, much cheaper than its
+	 * trapped invlpg. */
+	cmpq $FLUSH_PAGES, GVA_KCB + KCB_FLUSH
+	jne 5f
+	mov GVA_KCB + KCB_NUPDATES, %rdx
+	mov $(GVA_KCB + KCB_UPDATES), %rax
+4:	mov 8(%rax), %rcx
+	mov 16(%rax), %rsi
+	mov 24(%rax), %rdi
+6:	cmpq $0, GVA_KCB + KCB_PVM_NATIVE
+	jne 8f
+	invlpg (%rsi)
+9:	add %rdi, %rsi
+	dec %rcx
+	jnz 6b
+	add $32, %rax
+	dec %rdx
+	jnz 4b
+	jmp 7f
+8:	push %rax
+	push %rbx
+	mov %rsi, %rbx
+	mov $PVM_HC_FLUSH_TLB_ONE, %eax
+	int $0x1b
+	pop %rbx
+	pop %rax
+	jmp 9b
+5:	cmpq $0, GVA_KCB + KCB_FLUSH
+	je 7f
 	mov %cr3, %rax
 	mov %rax, %cr3
+7:	movq $0, GVA_KCB + KCB_FLUSH
+	movq $0, GVA_KCB + KCB_NUPDATES
 2:	movl $0, GVA_KCB + KCB_LOCK
 3:	ret
 

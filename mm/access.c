@@ -83,7 +83,7 @@ static enum mm_fault resync(struct mm *mm, uint64_t addr)
 		uint64_t *e = pt_entry(mm, addr, level, 0, 0);
 		if (!e)
 			break;
-		if (pt_queue(mm, e, 1) < 0)
+		if (pt_queue(mm, e, 0, 0) < 0)
 			return MM_FAULT_SEGV;
 		if (*e & PTE_PS)
 			break;

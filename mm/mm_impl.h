@@ -62,6 +62,7 @@ struct mm {
 	uint64_t *file_page;    /* bitmap: the page is a host file mapping */
 
 	int window;             /* the Dune window is mapped (mm_dune_window) */
+	uint64_t queued;        /* entries queued since the queue was empty */
 	int locked;
 	int full_resync;
 	/* Pages unmapped but maybe still reachable through a stale
@@ -96,11 +97,13 @@ uint64_t *pt_entry_in(struct mm *mm, uint64_t root, uint64_t va, int level,
 		      int create, uint64_t table_flags);
 /* The leaf entry mapping va (a PTE, or a PDE with PS), or NULL. */
 uint64_t *pt_leaf(struct mm *mm, uint64_t va, int *is_huge);
-/* Changes an entry.  Changing a present entry queues a rewrite for the
- * supervisor; filling an absent one needs none. */
-int pt_set(struct mm *mm, uint64_t *entry, uint64_t value);
-/* Queues a rewrite of entry (and a TLB flush if flush). */
-int pt_queue(struct mm *mm, uint64_t *entry, int flush);
+/* Changes an entry, which maps step bytes at va (step 0: unknown).
+ * Changing a present entry queues a rewrite for the supervisor; filling
+ * an absent one needs none. */
+int pt_set(struct mm *mm, uint64_t *entry, uint64_t value, uint64_t va, uint64_t step);
+/* Queues a rewrite of entry, and a TLB flush of what it maps (all of
+ * it, if step is 0). */
+int pt_queue(struct mm *mm, uint64_t *entry, uint64_t va, uint64_t step);
 /* Splits the 2 MiB page mapping va into 512 small pages. */
 int pt_split_huge(struct mm *mm, uint64_t va);
 /* Removes mappings in [start, end), freeing their pages. */

@@ -15,10 +15,6 @@
 
 #include "mm_impl.h"
 
-/* Software bit: the entry is not present but still owns its page
- * (PROT_NONE), so mprotect can bring it back. */
-#define PTE_KEEP        0x200ULL
-
 static uint64_t level_size(int level)
 {
 	return 1ULL << (12 + 9 * (level - 1));
@@ -109,19 +105,25 @@ uint64_t *pt_leaf(struct mm *mm, uint64_t va, int *is_huge)
 	return NULL;
 }
 
-int pt_queue(struct mm *mm, uint64_t *entry, int flush)
+int pt_queue(struct mm *mm, uint64_t *entry, uint64_t va, uint64_t step)
 {
 	struct kcb *kcb = mm->kcb;
 	uint64_t n = *(volatile uint64_t *)&kcb->nupdates;
 	uint64_t kva = GVA_DIRECT + (uint64_t)((uint8_t *)entry - mm->host);
+	typeof(kcb->update[0]) *last = n ? &kcb->update[n - 1] : NULL;
 
 	if (!mm->locked)
 		return -1;
-	if (flush)
-		kcb->flush = 1;
+	/* The supervisor empties the queue when it applies it. */
+	if (n == 0)
+		mm->queued = 0;
+	mm->queued++;
+	kcb->flush = !step || mm->queued > FLUSH_PAGES_MAX ? FLUSH_ALL :
+		     kcb->flush ? kcb->flush : FLUSH_PAGES;
 	/* Extend the last run when this entry follows it. */
-	if (n > 0 && kcb->update[n - 1].kva + kcb->update[n - 1].count * 8 == kva) {
-		kcb->update[n - 1].count++;
+	if (last && last->kva + last->count * 8 == kva && last->step == step &&
+	    last->va + last->count * step == va) {
+		last->count++;
 		return 0;
 	}
 	if (n >= KCB_MAX_UPDATES) {
@@ -130,17 +132,19 @@ int pt_queue(struct mm *mm, uint64_t *entry, int flush)
 	}
 	kcb->update[n].kva = kva;
 	kcb->update[n].count = 1;
+	kcb->update[n].va = va;
+	kcb->update[n].step = step;
 	*(volatile uint64_t *)&kcb->nupdates = n + 1;
 	return 0;
 }
 
-int pt_set(struct mm *mm, uint64_t *entry, uint64_t value)
+int pt_set(struct mm *mm, uint64_t *entry, uint64_t value, uint64_t va, uint64_t step)
 {
 	uint64_t old = *entry;
 
 	*entry = value;
 	if (old & PTE_P)
-		return pt_queue(mm, entry, 1);
+		return pt_queue(mm, entry, va, step);
 	return 0;
 }
 
@@ -173,7 +177,7 @@ int pt_split_huge(struct mm *mm, uint64_t va)
 	for (int i = 0; i < PAGES_PER_HUGE; i++)
 		pt[i] = (base + i * PAGE_SIZE) | flags;
 	phys_split_huge(mm, base);
-	return pt_set(mm, pde, t | PTE_P | PTE_W | PTE_U);
+	return pt_set(mm, pde, t | PTE_P | PTE_W | PTE_U, va & ~(HUGE_SIZE - 1), HUGE_SIZE);
 }
 
 /* The first leaf entry (or absent PTE) at or after *va, before end;
@@ -194,7 +198,7 @@ static uint64_t *next_leaf(struct mm *mm, uint64_t *va, uint64_t start, uint64_t
 /* Calls fn on every leaf in [start, end), splitting 2 MiB pages that the
  * range covers only in part.  Absent tables are skipped whole. */
 static int for_each_leaf(struct mm *mm, uint64_t start, uint64_t end,
-			 int (*fn)(struct mm *, uint64_t *, int, void *), void *arg)
+			 int (*fn)(struct mm *, uint64_t *, uint64_t, int, void *), void *arg)
 {
 	uint64_t va = start, *e;
 	int level;
@@ -206,24 +210,30 @@ static int for_each_leaf(struct mm *mm, uint64_t start, uint64_t end,
 					return -1;
 				continue;
 			}
-			if (fn(mm, e, 1, arg) < 0)
+			if (fn(mm, e, va, 1, arg) < 0)
 				return -1;
 			va += HUGE_SIZE;
 			continue;
 		}
-		if (level == 1 && (*e & (PTE_P | PTE_KEEP)) && fn(mm, e, 0, arg) < 0)
+		if (level == 1 && (*e & (PTE_P | PTE_KEEP)) && fn(mm, e, va, 0, arg) < 0)
 			return -1;
 		va += PAGE_SIZE;
 	}
 	return 0;
 }
 
-static int unmap_leaf(struct mm *mm, uint64_t *e, int huge, void *arg)
+/* The bytes a leaf maps. */
+static uint64_t leaf_size(int huge)
+{
+	return huge ? HUGE_SIZE : PAGE_SIZE;
+}
+
+static int unmap_leaf(struct mm *mm, uint64_t *e, uint64_t va, int huge, void *arg)
 {
 	uint64_t gpa = *e & PTE_ADDR;
 
 	(void)arg;
-	if (pt_set(mm, e, 0) < 0)
+	if (pt_set(mm, e, 0, va, leaf_size(huge)) < 0)
 		return -1;
 	return phys_free_later(mm, gpa, huge);
 }
@@ -233,14 +243,14 @@ int pt_unmap_range(struct mm *mm, uint64_t start, uint64_t end)
 	return for_each_leaf(mm, start, end, unmap_leaf, NULL);
 }
 
-static int protect_leaf(struct mm *mm, uint64_t *e, int huge, void *arg)
+static int protect_leaf(struct mm *mm, uint64_t *e, uint64_t va, int huge, void *arg)
 {
 	uint64_t keep = *e & (PTE_ADDR | PTE_A | PTE_D);
 	uint64_t bits = pt_prot_bits(*(int *)arg);
 
 	if (huge)
 		keep |= PTE_PS;
-	return pt_set(mm, e, keep | bits);
+	return pt_set(mm, e, keep | bits, va, leaf_size(huge));
 }
 
 int pt_protect_range(struct mm *mm, uint64_t start, uint64_t end, int prot)
@@ -252,10 +262,10 @@ int pt_protect_range(struct mm *mm, uint64_t start, uint64_t end, int prot)
  * one run: the queue stays short however the changes are spread. */
 #define WHOLE_TABLE_RUN 32
 
-/* Collects and clears bit in entries first..last of one page table.
- * Page k of the caller's range is bit k of bitmap, entry first is page
- * at. */
-static long collect_table(struct mm *mm, uint64_t *t, int first, int last,
+/* Collects and clears bit in entries first..last of one page table,
+ * whose entry first maps va.  Page k of the caller's range is bit k of
+ * bitmap, entry first is page at. */
+static long collect_table(struct mm *mm, uint64_t *t, int first, int last, uint64_t va,
 			  uint64_t bit, uint64_t *bitmap, uint64_t at)
 {
 	long found = 0;
@@ -270,7 +280,7 @@ static long collect_table(struct mm *mm, uint64_t *t, int first, int last,
 	for (int i = first; i <= last && found; i++) {
 		uint64_t k = at + i - first;
 		if ((found > WHOLE_TABLE_RUN || (bitmap[k / 64] >> k % 64 & 1)) &&
-		    pt_queue(mm, &t[i], 1) < 0)
+		    pt_queue(mm, &t[i], va + (uint64_t)(i - first) * PAGE_SIZE, PAGE_SIZE) < 0)
 			return -1;
 	}
 	return found;
@@ -295,7 +305,7 @@ long pt_collect_range(struct mm *mm, uint64_t start, uint64_t end, uint64_t bit,
 		int first = index_of(va, 1);
 		uint64_t left = (end - va) / PAGE_SIZE;
 		int last = left < (uint64_t)(PAGES_PER_HUGE - first) ? first + (int)left - 1 : PAGES_PER_HUGE - 1;
-		long n = collect_table(mm, e - first, first, last, bit, bitmap, (va - start) / PAGE_SIZE);
+		long n = collect_table(mm, e - first, first, last, va, bit, bitmap, (va - start) / PAGE_SIZE);
 		if (n < 0)
 			return -1;
 		found += n;
@@ -321,7 +331,7 @@ int pt_move_range(struct mm *mm, uint64_t from, uint64_t to, uint64_t len)
 		if (!dst)
 			return -1;
 		*dst = *src;
-		if (pt_set(mm, src, 0) < 0)
+		if (pt_set(mm, src, 0, from + off, PAGE_SIZE) < 0)
 			return -1;
 	}
 	return 0;

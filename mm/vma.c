@@ -688,7 +688,7 @@ long mm_dune_window(struct mm *mm)
 	struct vma v = { DUNE_WINDOW, DUNE_WINDOW_END, PROT_NONE, PROT_NONE, 1 };
 	if (vma_insert_like(mm, &v) < 0)
 		return -ENOMEM;
-	if (pt_set(mm, &pt_host(mm, root)[DUNE_WINDOW_SLOT], root | PTE_P | PTE_U | PTE_NX) < 0)
+	if (pt_set(mm, &pt_host(mm, root)[DUNE_WINDOW_SLOT], root | PTE_P | PTE_U | PTE_NX, 0, 0) < 0)
 		return -ENOMEM;
 	mm->window = 1;
 	return (long)DUNE_WINDOW;
@@ -702,4 +702,9 @@ long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64
 		return -ENOMEM;
 	long n = pt_collect_range(mm, addr, addr + len, accessed ? PTE_A : PTE_D, bitmap);
 	return n < 0 ? -ENOMEM : n;
+}
+
+void mm_set_trap_pf(struct mm *mm, uint64_t entry)
+{
+	__atomic_store_n(&mm->kcb->trap_pf, entry, __ATOMIC_RELEASE);
 }

@@ -317,6 +317,8 @@ int signal_after_fault(struct vmctx *vc)
  * at it; the stub saves the FPU state itself and resumes the program
  * with no call back here.  A stack that cannot take the frame gets the
  * signal instead. */
+_Static_assert(sizeof(struct dune_tf) == DUNE_TF_SIZE, "pvm.S writes the frame too");
+
 int trap_upcall(struct vmctx *vc, int vec, uint64_t err, uint64_t cr2)
 {
 	struct proc *p = &vc->proc;
@@ -328,13 +330,16 @@ int trap_upcall(struct vmctx *vc, int vec, uint64_t err, uint64_t cr2)
 	if (uctx_get(vc, &u, 1) < 0)
 		return -1;
 	const struct kvm_regs *r = &u.regs;
+	/* The entry itself faulting (unmapped, say) would only fault again. */
+	if (r->rip == p->dune_trap_entry)
+		return 0;
 	tf = (struct dune_tf){
 		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp,
 		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
 		r->rip, r->rflags, (uint64_t)vec, err, vec == 14 ? cr2 : 0,
 	};
 	/* 16 bytes more than the red zone: dune_resume puts rip and rflags
-	 * there. */
+	 * there.  pvm.S's pvm_trap_upcall puts it at the same place. */
 	uint64_t at = (r->rsp - 128 - 16 - sizeof tf) & ~15ULL;
 	pthread_mutex_lock(&vc->lock);
 	mm_lock(vc->mm);

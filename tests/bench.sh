@@ -233,3 +233,6 @@ echo "|---|--:|--:|--:|--:|"
 awk -v mn="$bmin" -v md="$bmed" -v isz="$in" -v osz="$out" 'BEGIN {
 	printf "| dunerun build | %.0f ms | %.0f ms | %.1f MiB/s | %.2fx (%.1f -> %.1f MiB) |\n",
 		mn / 1000, md / 1000, isz / 1048576 / (md / 1e6), isz / osz, isz / 1048576, osz / 1048576 }'
+
+# libdune: dirty-page tracking and the Appel-Li primitives (docs/dune-api.md).
+. tests/bench/dune.sh

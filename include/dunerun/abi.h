@@ -98,6 +98,12 @@
 #define PVM_HC_FLUSH_TLB_ONE    0x1008  /* rbx = the address */
 #define PVM_HC_IRET_FRAME       0x100d  /* rbx -> { rax, rbx, rdi, rip, cs, rflags, rsp, ss } */
 
+/* A page-table entry's software bit: not present, but the page is kept
+ * (PROT_NONE), so an access is a protection fault, not a missing page. */
+#define PTE_KEEP        0x200
+/* The frame dune_trap's entry gets (struct dune_tf, include/dune.h). */
+#define DUNE_TF_SIZE    168
+
 /* ---- Exits: `out %al, $port` from the supervisor -------------------- */
 
 /* Ports 0..31: exception vector N was taken; the hardware frame is on the
@@ -151,7 +157,12 @@
  * which the hypervisor does see.  Rewriting the current values makes a
  * repeated or reordered rewrite harmless. */
 #define KCB_NUPDATES    0x00    /* u64: runs queued in KCB_UPDATES */
-#define KCB_FLUSH       0x08    /* u64: reload CR3 after rewriting */
+#define KCB_FLUSH       0x08    /* u64: after rewriting, flush the TLB: */
+#define FLUSH_PAGES     1       /* invlpg each queued entry's address */
+#define FLUSH_ALL       2       /* reload CR3 */
+/* Beyond this many queued entries one CR3 reload is cheaper than
+ * invlpg each (both are trapped or emulated on PVM hosts). */
+#define FLUSH_PAGES_MAX 16
 #define KCB_USER_RSP    0x10    /* u64: user rsp across the ring-0 syscall path */
 #define KCB_LOCK        0x18    /* u32: held by whichever side changes or
 				   applies the queue (host: CAS, guest: xchg) */
@@ -162,9 +173,15 @@
 #define KCB_SEGMENTS    0x28    /* u64 */
 #define KCB_FS_BASE     0x30    /* u64 */
 #define KCB_GS_BASE     0x38    /* u64 */
-#define KCB_UPDATES     0x40    /* { u64 kva; u64 count; } [KCB_MAX_UPDATES]:
-				   runs of entries, kva in GVA_DIRECT */
-#define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 16)
+/* dune_trap's entry when it takes page faults, else 0: the native
+ * backend delivers a protection fault there itself (pvm.S), without an
+ * exit, when the page-table entry forbids the access (PTE_KEEP marks a
+ * PROT_NONE page) and the frame's stack pages are mapped writable. */
+#define KCB_TRAP_PF     0x40    /* u64 */
+#define KCB_UPDATES     0x80    /* { u64 kva, count, va, step; } [KCB_MAX_UPDATES]:
+				   runs of entries, kva in GVA_DIRECT; entry i
+				   maps va + i * step (step 0: unknown) */
+#define KCB_MAX_UPDATES ((KCB_SIZE - KCB_UPDATES) / 32)
 
 /* ---- The supervisor image's header (at GVA_KERNEL) ------------------ */
 #define KERNEL_MAGIC    0x314e52454e5544ULL /* "DUNERN1" */
@@ -241,7 +258,9 @@ struct kcb {
 	uint32_t pad0;
 	uint64_t pvm_native;
 	uint64_t segments, fs_base, gs_base;
-	struct { uint64_t kva, count; } update[KCB_MAX_UPDATES];
+	uint64_t trap_pf;
+	uint64_t pad1[7];
+	struct { uint64_t kva, count, va, step; } update[KCB_MAX_UPDATES];
 };
 
 _Static_assert(__builtin_offsetof(struct mailbox, nr) == MB_NR, "abi");
@@ -260,6 +279,7 @@ _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, pvm_native) == KCB_PVM_NATIVE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, gs_base) == KCB_GS_BASE, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, trap_pf) == KCB_TRAP_PF, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
 #endif
 

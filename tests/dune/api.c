@@ -5,6 +5,7 @@
  *	api            every check
  *	api native     only that dune_init fails cleanly (run natively)
  *	api badstack   a trap with no stack to take the frame: dies of SIGSEGV
+ *	api badentry   a handler entry that faults itself: dies of SIGSEGV
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -279,6 +280,21 @@ static int bad_stack(void)
 	return 0;
 }
 
+/* A handler entry that itself faults: the fault it takes is a signal,
+ * not another upcall (which would fault again, forever). */
+static int bad_entry(void)
+{
+	char *page = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long r;
+
+	__asm__ volatile("syscall" : "=a"(r) : "0"(DUNE_SYS_TRAP), "D"(page), "S"(1L << 14)
+			 : "rcx", "r11", "memory");
+	if (r)
+		return 3;
+	*(volatile char *)page = 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct tally t = { 0, 0 };
@@ -289,6 +305,8 @@ int main(int argc, char **argv)
 		check(&t, dune_pte(&t) == NULL, "native: dune_pte is NULL");
 	} else if (argc > 1 && !strcmp(argv[1], "badstack")) {
 		return r < 0 ? 2 : bad_stack();
+	} else if (argc > 1 && !strcmp(argv[1], "badentry")) {
+		return r < 0 ? 2 : bad_entry();
 	} else {
 		check(&t, r == 0, "init: dune_init succeeds under dunerun");
 		if (r)

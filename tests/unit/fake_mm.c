@@ -192,3 +192,8 @@ long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64
 	(void)mm; (void)addr; (void)len; (void)accessed; (void)bitmap;
 	return -ENOSYS;
 }
+
+void mm_set_trap_pf(struct mm *mm, uint64_t entry)
+{
+	(void)mm; (void)entry;
+}
