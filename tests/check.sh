@@ -3,8 +3,8 @@
 # layer, image format, policy and Dunefile), the fuzz corpora as regression
 # inputs, the launcher's command-line and image-building checks, hostile
 # programs inside images, the native-vs-dunerun comparison suite, and
-# busybox's own testsuite natively and under dunerun, and libdune's API
-# (the parts that run VMs once per supervisor backend), then prints one total line:
+# busybox's own testsuite natively and under dunerun, libdune's API and
+# the dirty-bit collector (the parts that run VMs once per supervisor backend), then prints one total line:
 # "N passed, N failed".
 set -u
 B=${1:-build}
@@ -56,6 +56,7 @@ for be in $backends; do
 	run_part "programs-$be" tests/run.sh "$B"
 	run_part "busybox-suite-$be" tests/busybox-suite.sh "$B"
 	run_part "dune-$be" tests/dune.sh "$B"
+	run_part "dirtygc-$be" tests/dirtygc.sh "$B"
 done
 unset DUNERUN_BACKEND
 

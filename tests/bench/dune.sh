@@ -79,7 +79,8 @@ dn_cell() {         # MIB PCT
 		labels+=("mprotect (dunerun $be)") lines+=("${dn_out:-$dn_why}")
 	done
 	for i in "${!labels[@]}"; do
-		awk -v mib="$mib" -v pct="$pct" -v lab="${labels[$i]}" -v l="${lines[$i]}" -v best="$best" 'BEGIN {
+		awk -v mib="$mib" -v pct="$pct" -v lab="${labels[$i]}" -v l="${lines[$i]}" -v best="$best" \
+			-v tsv="$D/dune-dirty.tsv" 'BEGIN {
 			n = split(l, f, " ")
 			if (n != 6 || f[4] !~ /^[0-9.]+$/) {
 				printf "| %8d | %6d%% | %-29s | %s |||||\n", mib, pct, lab, l
@@ -88,7 +89,8 @@ dn_cell() {         # MIB PCT
 			t = f[5] + f[6]
 			printf "| %8d | %6d%% | %-29s | %11.1f | %11.1f | %10.1f | %10.1f | %7s |\n",
 				mib, pct, lab, f[4], f[5], f[6], t,
-				best == "" ? "-" : sprintf("%.2fx", t / best) }'
+				best == "" ? "-" : sprintf("%.2fx", t / best)
+			printf "%d\t%d\t%s\t%.1f\n", mib, pct, lab, t >> tsv }'
 	done
 }
 
@@ -96,6 +98,7 @@ echo
 echo "Dirty-page tracking: one collect after writing PERCENT% of the heap's pages (µs; dirtybench)."
 echo "total = collect + writes (medians); vs best = total / the fastest native method's total."
 echo
+: > "$D/dune-dirty.tsv"
 echo '| heap MiB | written | method                        | collect min | collect med | writes med |  total med | vs best |'
 echo '|---------:|--------:|-------------------------------|------------:|------------:|-----------:|-----------:|--------:|'
 for mib in $DN_HEAPS; do
@@ -126,6 +129,7 @@ done
 echo
 echo "Appel-Li virtual-memory primitives (appel): native = mprotect + SIGSEGV handler on Linux."
 echo
+: > "$D/dune-appel.tsv"
 echo '| benchmark                          | unit     | native min | native med | dunerun min | dunerun med | ratio |'
 echo '|------------------------------------|----------|-----------:|-----------:|-----------:|-----------:|------:|'
 for b in trap:ns/fault prot1:ns/page protN:ns/call appel1:ns/fault appel2:ns/fault; do
@@ -140,10 +144,15 @@ for b in trap:ns/fault prot1:ns/page protN:ns/call appel1:ns/fault appel2:ns/fau
 				continue
 			fi
 			read -r dmin dmed <<< "$v"
+			printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$be" "$nmed" "$dmed" >> "$D/dune-appel.tsv"
 			printf '| %-34s | %-8s | %10s | %10s | %10s | %10s | %7s |\n' \
 				"appel $name ($kind, $be)" "$unit" "$nmin" "$nmed" "$dmin" "$dmed" \
 				"$(awk -v a="$dmed" -v b="$nmed" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }')"
 		done
 	done
 done
+# The plot in docs/benchmarks.md, where gnuplot is installed.
+if command -v gnuplot > /dev/null; then
+	tests/bench/dune-plot.sh "$D" "$D/dune-bench.png" && echo && echo "plot: $D/dune-bench.png"
+fi
 [ "$dn_failed" = 0 ] || echo "dune.sh: $dn_failed benchmark runs failed their checks (ERROR rows above)" >&2
