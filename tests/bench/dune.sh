@@ -151,6 +151,35 @@ for b in trap:ns/fault prot1:ns/page protN:ns/call appel1:ns/fault appel2:ns/fau
 		done
 	done
 done
+# The collector of images/examples/dirtygc under each tracking method:
+# its stop-the-world pauses (final collect, rescan, finish, sweep) over
+# a run, as it reports them with -v.
+dn_cc -Iimages/examples/dirtygc images/examples/dirtygc/gc.c images/examples/dirtygc/main.c \
+	images/examples/dirtygc/track.c "$B/libdune.a" -o "$D/dirtygc"
+dn_gc() {           # LABEL CMD...
+	local label=$1 rc=0
+	shift
+	"$@" -v -h 64 -c 10 > /dev/null 2> "$D/dn.err" || rc=$?
+	awk -v lab="$label" -v rc="$rc" '
+		/ pause [0-9.]+ ms/ { for (i = 1; i <= NF; i++) if ($i == "pause") { t += $(i + 1); n++; if ($(i + 1) > m) m = $(i + 1) } }
+		/^dirtygc: method .*: / && !/pause max/ { why = $0 }
+		END { if (rc != 0 || n == 0) printf "| %-30s | %s |||\n", lab, why ? why : "status " rc
+		      else printf "| %-30s | %9.1f | %9.2f | %8.2f |\n", lab, t, t / n, m }' "$D/dn.err"
+}
+echo
+echo "Garbage-collector pauses (dirtygc -h 64 -c 10: 64 MiB heap, 10 cycles, ms)."
+echo
+echo '| tracking method                | total     | mean      | max      |'
+echo '|--------------------------------|----------:|----------:|---------:|'
+for m in mprotect soft-dirty pagemap-scan; do
+	dn_gc "$m (native)" "$D/dirtygc" -m "$m"
+done
+for be in $backends; do
+	for m in dune mprotect; do
+		dn_gc "$m (dunerun $be)" "$B/dunerun" exec --backend "$be" --timeout 5m "$D/dirtygc" -m "$m"
+	done
+done
+
 # The plot in docs/benchmarks.md, where gnuplot is installed.
 if command -v gnuplot > /dev/null; then
 	tests/bench/dune-plot.sh "$D" "$D/dune-bench.png" && echo && echo "plot: $D/dune-bench.png"
