@@ -33,6 +33,12 @@ api() {         # name args...
 
 api native "$T/api" native
 api dunerun "$B/dunerun" exec "$T/api"
+# In an image, under its policy and the launcher's hardening: stdio
+# covers the Dune calls (proc is for the fork check).
+mkdir -p "$T/ctx" && cp "$T/api" "$T/ctx/api"
+printf 'COPY api /bin/api\nALLOW stdio proc\nENTRYPOINT ["/bin/api"]\n' > "$T/ctx/Dunefile"
+"$B/dunerun" build -o "$T/api.dz" "$T/ctx" > /dev/null 2>&1
+api image "$B/dunerun" "$T/api.dz"
 
 # dies_of_segv MODE NAME: api MODE ends in SIGSEGV, reported, in time.
 dies_of_segv() {
