@@ -44,9 +44,10 @@ int dune_init(void);
 #define DUNE_PTE_NX     (1ULL << 63)
 #define DUNE_PTE_ADDR   0x000ffffffffff000ULL
 
-/* The leaf entry that maps va, read through the window with plain loads:
- * a 4 KiB PTE, or the PDE of a 2 MiB page (DUNE_PTE_PS set).  NULL if
- * nothing maps va yet or dune_init() has not succeeded.  The pointer
+/* The leaf entry for va, read through the window with plain loads: a
+ * 4 KiB PTE (check DUNE_PTE_P: it may be absent), or the PDE of a 2 MiB
+ * page (DUNE_PTE_PS set).  NULL if no page table covers va yet, va is
+ * not a program address, or dune_init() has not succeeded.  The pointer
  * stays valid while the mapping does; the CPU sets A and D in it. */
 const volatile uint64_t *dune_pte(const void *va);
 
