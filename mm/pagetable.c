@@ -118,8 +118,10 @@ int pt_queue(struct mm *mm, uint64_t *entry, uint64_t va, uint64_t step)
 	if (n == 0)
 		mm->queued = 0;
 	mm->queued++;
-	kcb->flush = !step || mm->queued > FLUSH_PAGES_MAX ? FLUSH_ALL :
-		     kcb->flush ? kcb->flush : FLUSH_PAGES;
+	if (!step || mm->queued > FLUSH_PAGES_MAX)
+		kcb->flush = FLUSH_ALL;
+	else if (!kcb->flush)
+		kcb->flush = FLUSH_PAGES;
 	/* Extend the last run when this entry follows it. */
 	if (last && last->kva + last->count * 8 == kva && last->step == step &&
 	    last->va + last->count * step == va) {
