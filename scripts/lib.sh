@@ -52,6 +52,21 @@ drop_src_list() {
 	apt-get update >>"$B/logs/apt.log" 2>&1 || log "warning: apt-get update after removing $SRC_LIST failed"
 }
 
+# download_src PKG: the newest source version the archive can serve, into the current
+# folder.  The index may list a version whose files the archive no longer holds (seen:
+# a security update's files answering 404), so older listed versions are tried in turn.
+download_src() {
+	local v
+	apt-get source --download-only "$1" >>"$B/logs/apt.log" 2>&1 && return
+	for v in $(apt-cache showsrc "$1" | sed -n 's/^Version: //p' | sort -rV | tail -n +2); do
+		log "source $1: the newest version failed to download; trying $v"
+		rm -f ./*
+		apt-get source --download-only "$1=$v" >>"$B/logs/apt.log" 2>&1 && return
+	done
+	tail -n 25 "$B/logs/apt.log" >&2
+	die "step \"$STEP\": no source version of $1 could be downloaded; full log: $B/logs/apt.log"
+}
+
 # fetch_src [--skip-patches] PKG...: download Debian source packages into src/ and
 # unpack each into src/PKG. The deb-src entry copies debian.sources (its URIs and
 # suites, so the versions match the installed binaries) and exists only meanwhile.
@@ -71,7 +86,7 @@ fetch_src() {
 		# _apt must be able to write here, or apt downloads unsandboxed and warns.
 		chown _apt "$B/src/dl-$p" 2>/dev/null || true
 		cd "$B/src/dl-$p"
-		quiet apt apt-get source --download-only "$p"
+		download_src "$p"
 		cd "$B"
 		quiet "src-$p" dpkg-source "${opt[@]}" -x "$B/src/dl-$p/${p}_"*.dsc "$B/src/$p"
 		rm -f "$B/src/${p}_"*	# dpkg-source's copy of the orig tarball
