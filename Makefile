@@ -66,13 +66,24 @@ $(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin $(B)/guest/
 $(B)/dunerun: $(OBJS)
 	$(CC) $(LDFLAGS) $(OBJS) $(LIBS) -o $@
 
-# libdune, for programs that run under dunerun (include/dune.h).
-$(B)/libdune.a: dune/dune.c dune/trap.S include/dune.h include/dunerun/abi.h
-	@mkdir -p $(B)/obj/dune
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -c dune/dune.c -o $(B)/obj/dune/dune.o
-	$(CC) -c dune/trap.S -o $(B)/obj/dune/trap.o
+# libdune, for programs that run under dunerun (include/dune.h).  It
+# loads user ELFs with the launcher's own loader (one parser, fuzzed
+# once), renamed so that it cannot clash with the program's names.
+DUNE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Iloader \
+               -Delf_parse=dune__elf_parse -Dstack_build=dune__stack_build
+DUNE_OBJS := $(addprefix $(B)/obj/dune/,dune.o ring0.o trap.o elf.o stack.o)
+$(B)/obj/dune/%.o: dune/%.c include/dune.h include/dunerun/abi.h loader/loader.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DUNE_CFLAGS) -c $< -o $@
+$(B)/obj/dune/%.o: loader/%.c loader/loader.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DUNE_CFLAGS) -c $< -o $@
+$(B)/obj/dune/trap.o: dune/trap.S include/dunerun/abi.h
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude -c $< -o $@
+$(B)/libdune.a: $(DUNE_OBJS)
 	rm -f $@
-	ar rcs $@ $(B)/obj/dune/dune.o $(B)/obj/dune/trap.o
+	ar rcs $@ $(DUNE_OBJS)
 
 # The example image: COPY is relative to the build context, so the context
 # is put together under $(B) from the Dunefile, the script, the static lua

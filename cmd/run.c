@@ -172,6 +172,8 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			c->opt.stats = 1;
 		} else if (!strcmp(a, "--deterministic")) {
 			c->opt.deterministic = 1;
+		} else if (!strcmp(a, "--supervisor")) {
+			c->opt.supervisor = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			help();
 			exit(0);

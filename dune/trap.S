@@ -7,24 +7,7 @@
  * around it (xsave where the OS enabled it, else fxsave), then resumes
  * with the frame's registers.  Nothing here enters the supervisor.
  */
-#define TF_RAX    0
-#define TF_RBX    8
-#define TF_RCX    16
-#define TF_RDX    24
-#define TF_RSI    32
-#define TF_RDI    40
-#define TF_RBP    48
-#define TF_RSP    56
-#define TF_R8     64
-#define TF_R9     72
-#define TF_R10    80
-#define TF_R11    88
-#define TF_R12    96
-#define TF_R13    104
-#define TF_R14    112
-#define TF_R15    120
-#define TF_RIP    128
-#define TF_RFLAGS 136
+#include "dunerun/abi.h"
 #define FPU_AREA  1088          /* xsave of x87+SSE+AVX (832), 64-aligned */
 
 	.text

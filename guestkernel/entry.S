@@ -43,6 +43,12 @@
 	.quad pvec16, pvec17, pvec18, pvec19, pvec20, pvec21, pvec22, pvec23
 	.quad pvec24, pvec25, pvec26, pvec27, pvec28, pvec29, pvec30, pvec31
 	.quad supervisor_loop
+	.quad svec0, svec1, svec2, svec3, svec4, svec5, svec6, svec7
+	.quad svec8, svec9, svec10, svec11, svec12, svec13, svec14, svec15
+	.quad svec16, svec17, svec18, svec19, svec20, svec21, svec22, svec23
+	.quad svec24, svec25, svec26, svec27, svec28, svec29, svec30, svec31
+	.quad svec32
+	.quad dune_enter
 
 /* ------------------------------------------------------------------ */
 /* Posting a syscall to the mailbox, shared by the user entry page and
@@ -176,7 +182,6 @@ finish:
 	jmp *%rcx
 
 entry_ring0:
-	movl $MB_POSTED, MB_STATE(%rax)
 	movabs $syscall_ring0, %rcx
 	jmp *%rcx
 	.balign 4096
@@ -215,9 +220,7 @@ vsyscall_getcpu:
 	.if \has_error == 0
 	pushq $0
 	.endif
-	.if \n == 14
-	\p\()_page_fault_hook
-	.endif
+	\p\()_hook \n
 	out %al, $\n
 	jmp \p\()exception_return
 .endm
@@ -258,6 +261,11 @@ vsyscall_getcpu:
 /* #BP: either the entry page asking for the supervisor, or an int3 in
  * the program (SIGTRAP). */
 \p\()3:
+	.ifc \p,svec
+	pushq $0
+	svec_hook 3
+	add $8, %rsp
+	.endif
 	push %rax
 	movabs $entry_trap_return, %rax
 	cmp %rax, 8(%rsp)
@@ -298,9 +306,172 @@ vsyscall_getcpu:
 /* The portable backend: standard x86, as VT-x/SVM and an emulated ring 0
  * run it.  Every page fault exits: in an emulated ring 0, delivering a
  * dune_trap upcall here would cost more instructions than the exit. */
-.macro vec_page_fault_hook
+.macro vec_hook n
 .endm
 	TRAP_STUBS vec, iretq
+
+/* Supervisor mode (dunerun exec --supervisor): the program runs in ring
+ * 0 and may run code of its own in ring 3 under a page-table root of its
+ * own (libdune's dune_user_run).  The IDT sends every vector to these
+ * stubs on an IST stack (the supervisor stack), since an exception taken
+ * in ring 0 would not switch stacks.  While a user context runs, whatever
+ * it raises goes back to the program (dune_user_exit); everything else is
+ * as in the portable backend. */
+.macro svec_hook n
+	cmpq $0, GVA_KCB + KCB_DUNE_USER
+	je 1f
+	testb $3, 16(%rsp)              /* the frame's CS: from ring 3? */
+	jz 1f
+	pushq $\n
+	jmp dune_user_exit
+1:
+.endm
+	TRAP_STUBS svec, iretq
+
+/* Vector 32: the launcher's interrupt, when it has a signal for the
+ * program while its user context runs.  Elsewhere it is ignored. */
+svec32:
+	pushq $0
+	svec_hook DUNE_EXIT_INTERRUPT
+	add $8, %rsp
+	iretq
+
+/* Enters a user context (struct dune_user at rdi, in the program's
+ * memory; a SysV call from the program in ring 0): saves the caller's
+ * callee-saved registers, stack, root and FS base, points LSTAR at
+ * dune_syscall, and returns to ring 3 on the context's root.  The call
+ * returns (from dune_user_exit) with the reason in rax.  The context is
+ * read before the root changes: the user root need not map it. */
+dune_enter:
+	cli                             /* the launcher's interrupt waits for
+					   the user context (iretq sets IF) */
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, DU_HOST_RSP(%rdi)
+	mov %cr3, %rax
+	mov %rax, GVA_KCB + KCB_DUNE_HOST_CR3
+	mov $MSR_FS_BASE, %ecx
+	rdmsr
+	mov %eax, DU_HOST_FS(%rdi)
+	mov %edx, DU_HOST_FS + 4(%rdi)
+	mov DU_FS(%rdi), %eax
+	mov DU_FS + 4(%rdi), %edx
+	wrmsr
+	mov $MSR_LSTAR, %ecx
+	movabs $dune_syscall, %rax
+	mov %rax, %rdx
+	shr $32, %rdx
+	wrmsr
+	mov DU_CR3(%rdi), %rax
+	mov %rax, GVA_KCB + KCB_DUNE_SCRATCH
+	mov %rdi, GVA_KCB + KCB_DUNE_USER
+	mov $stack_top, %rsp
+	pushq $SEL_UDATA
+	pushq TF_RSP(%rdi)
+	mov TF_RFLAGS(%rdi), %rax
+	and $USER_RFLAGS_MASK, %rax
+	or $0x202, %rax                 /* IF: the launcher's interrupt */
+	push %rax
+	pushq $SEL_UCODE
+	pushq TF_RIP(%rdi)
+	mov TF_RBX(%rdi), %rbx
+	mov TF_RCX(%rdi), %rcx
+	mov TF_RDX(%rdi), %rdx
+	mov TF_RSI(%rdi), %rsi
+	mov TF_RBP(%rdi), %rbp
+	mov TF_R8(%rdi), %r8
+	mov TF_R9(%rdi), %r9
+	mov TF_R10(%rdi), %r10
+	mov TF_R11(%rdi), %r11
+	mov TF_R12(%rdi), %r12
+	mov TF_R13(%rdi), %r13
+	mov TF_R14(%rdi), %r14
+	mov TF_R15(%rdi), %r15
+	pushq TF_RAX(%rdi)
+	pushq TF_RDI(%rdi)
+	mov GVA_KCB + KCB_DUNE_SCRATCH, %rax
+	mov %rax, %cr3
+	pop %rdi
+	pop %rax
+	iretq
+
+/* From a svec stub, on the supervisor stack: the vector, the error code
+ * and the hardware frame, every register the user context's.  Saves them
+ * in its struct dune_user (a struct dune_tf first), restores what
+ * dune_enter saved, and returns from it with the vector. */
+dune_user_exit:
+	push %rax
+	mov GVA_KCB + KCB_DUNE_HOST_CR3, %rax
+	mov %rax, %cr3                  /* the context is the program's memory */
+	mov GVA_KCB + KCB_DUNE_USER, %rax
+	mov %rbx, TF_RBX(%rax)
+	mov %rcx, TF_RCX(%rax)
+	mov %rdx, TF_RDX(%rax)
+	mov %rsi, TF_RSI(%rax)
+	mov %rdi, TF_RDI(%rax)
+	mov %rbp, TF_RBP(%rax)
+	mov %r8, TF_R8(%rax)
+	mov %r9, TF_R9(%rax)
+	mov %r10, TF_R10(%rax)
+	mov %r11, TF_R11(%rax)
+	mov %r12, TF_R12(%rax)
+	mov %r13, TF_R13(%rax)
+	mov %r14, TF_R14(%rax)
+	mov %r15, TF_R15(%rax)
+	mov %rax, %rdi
+	pop %rax
+	mov %rax, TF_RAX(%rdi)
+	pop %rax
+	mov %rax, TF_VECTOR(%rdi)
+	pop %rax
+	mov %rax, TF_ERR(%rdi)
+	pop %rax
+	mov %rax, TF_RIP(%rdi)
+	add $8, %rsp                    /* cs */
+	pop %rax
+	mov %rax, TF_RFLAGS(%rdi)
+	pop %rax
+	mov %rax, TF_RSP(%rdi)
+	mov %cr2, %rax
+	mov %rax, TF_ADDR(%rdi)
+	movq $0, GVA_KCB + KCB_DUNE_USER
+	mov $MSR_LSTAR, %ecx
+	movabs $GVA_ENTRY, %rax
+	mov %rax, %rdx
+	shr $32, %rdx
+	wrmsr
+	mov $MSR_FS_BASE, %ecx
+	mov DU_HOST_FS(%rdi), %eax
+	mov DU_HOST_FS + 4(%rdi), %edx
+	wrmsr
+	mov DU_HOST_RSP(%rdi), %rsp
+	mov TF_VECTOR(%rdi), %rax
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	ret
+
+/* LSTAR while a user context runs: its `syscall`, in ring 0 on its stack
+ * (VT-x/SVM), becomes the same exit with vector DUNE_EXIT_SYSCALL and
+ * the frame `syscall` would have given an exception. */
+dune_syscall:
+	mov %rsp, GVA_KCB + KCB_USER_RSP
+	mov $stack_top, %rsp
+	pushq $SEL_UDATA
+	pushq GVA_KCB + KCB_USER_RSP
+	push %r11
+	pushq $SEL_UCODE
+	push %rcx
+	pushq $0
+	pushq $DUNE_EXIT_SYSCALL
+	jmp dune_user_exit
 
 /* Rewrite each queued run of page-table entries with its current values,
  * so the hypervisor's shadow of them (and the TLB) picks up what the host
@@ -376,25 +547,58 @@ apply_queue:
 2:	movl $0, GVA_KCB + KCB_LOCK
 3:	ret
 
-/* The ring-0 syscall path for hosts where `syscall` enters ring 0.  The
- * request is posted; the host completes it during the exit. */
-syscall_ring0:
-	/* `syscall` does not switch stacks; never run on the user's. */
-	mov %rsp, GVA_KCB + KCB_USER_RSP
-	mov $stack_top, %rsp
-	movabs $GVA_MBOX, %rax
+/* A syscall the entry page posted, continued in ring 0 (rax = the
+ * mailbox), on the caller's stack: wait for the polling host thread as
+ * the entry page does, and return with \finish.  The exit path builds the
+ * iret frame to entry_trap_return that the entry page's int3 would have
+ * pushed, on the supervisor stack, and shares its code (\ret returns
+ * through that frame).  A caller in ring 0 (supervisor mode) gets a
+ * ring-0 frame, so the return stays in ring 0. */
+.macro RING0_SYSCALL p, finish, ret:vararg
+	SERVE_SYSCALL \p\()_exit, \p\()_answered, \p\()_finish
+\p\()_answered:
+	ANSWERED \p\()_exit, \p\()_enter, \p\()_finish
+\p\()_finish:
+	FINISH_SYSCALL
+	\finish
+\p\()_exit:
 	movl $1, MB_WANT_EXIT(%rax)
-	out %al, $PORT_SYSCALL
-	cmpq $0, GVA_KCB + KCB_NUPDATES
-	je 1f
-	call apply_updates
-1:	movabs $GVA_MBOX, %rax
-	movl $MB_IDLE, MB_STATE(%rax)
-	mov MB_RIP(%rax), %rcx
-	mov MB_RFLAGS(%rax), %r11
-	mov MB_RET(%rax), %rax
-	mov GVA_KCB + KCB_USER_RSP, %rsp
+\p\()_enter:
+	mov %rsp, %rcx
+	mov $stack_top, %rsp
+	cmpq $0, GVA_KCB + KCB_SUPERVISOR
+	jne 1f
+	pushq $SEL_UDATA
+	push %rcx
+	pushq MB_RFLAGS(%rax)
+	pushq $SEL_UCODE
+	jmp 2f
+1:	pushq $SEL_KDATA
+	push %rcx
+	pushq MB_RFLAGS(%rax)
+	pushq $SEL_KCODE
+2:	movabs $entry_trap_return, %rcx
+	push %rcx
+	SUPERVISOR_CALL \ret
+.endm
+
+/* Back to the caller of `syscall`: sysretq to ring 3, or for a caller in
+ * ring 0 its rflags and a jump, below its red zone (the stack is its). */
+.macro SYSCALL_RETURN
+	cmpq $0, GVA_KCB + KCB_SUPERVISOR
+	jne 1f
 	sysretq
+1:	lea -128(%rsp), %rsp
+	push %r11
+	popfq
+	lea 128(%rsp), %rsp
+	jmp *%rcx
+.endm
+
+/* Hosts where `syscall` enters ring 0 (VT-x/SVM): the entry page posted
+ * the request and comes here. */
+syscall_ring0:
+	RING0_SYSCALL r0, SYSCALL_RETURN, iretq
 
 #include "pvm.S"
 

@@ -75,10 +75,12 @@ pvm_load_segments:
 
 /* A page fault goes to the program's dune_trap handler from here when
  * it can (pvm_trap_upcall), else to the host like every exception. */
-.macro pvec_page_fault_hook
+.macro pvec_hook n
+	.if \n == 14
 	cmpq $0, GVA_KCB + KCB_TRAP_PF
 	jne pvm_trap_upcall
 pvec_page_fault_exit:
+	.endif
 .endm
 	TRAP_STUBS pvec, jmp pvm_return
 
@@ -231,26 +233,7 @@ pvm_trap_upcall:
 
 /* LSTAR: `syscall` from the program lands here in ring 0, on the kernel
  * root but still on the program's stack, with rcx = its rip and r11 = its
- * rflags.  The fast paths return with `sysretq` having touched no stack;
- * the others build what the entry page's int3 would have (an iret frame
- * to entry_trap_return on the supervisor stack) and share its code. */
+ * rflags.  The fast paths return with `sysretq` having touched no stack. */
 pvm_syscall:
 	POST_SYSCALL
-	SERVE_SYSCALL pvm_exit, pvm_answered, pvm_finish
-pvm_answered:
-	ANSWERED pvm_exit, pvm_enter, pvm_finish
-pvm_finish:
-	FINISH_SYSCALL
-	sysretq
-pvm_exit:
-	movl $1, MB_WANT_EXIT(%rax)
-pvm_enter:
-	mov %rsp, %rcx
-	mov $stack_top, %rsp
-	pushq $SEL_UDATA
-	push %rcx
-	pushq MB_RFLAGS(%rax)
-	pushq $SEL_UCODE
-	movabs $entry_trap_return, %rcx
-	push %rcx
-	SUPERVISOR_CALL jmp pvm_return
+	RING0_SYSCALL pvm, sysretq, jmp pvm_return

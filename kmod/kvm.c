@@ -148,6 +148,15 @@ static int create_vm(struct kvm_vm *vm)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return fail(vm, "KVM_CREATE_VM: %s", strerror(errno));
+	/* KVM otherwise takes a guest's vmcall on AMD (vmmcall on Intel) as
+	 * its own hypercall and rewrites the instruction in guest memory; a
+	 * program's stray vmcall must be the #UD it is on bare metal.  Best
+	 * effort: older kernels lack the switch. */
+	struct kvm_enable_cap quirk = {
+		.cap = KVM_CAP_DISABLE_QUIRKS2, .args = { KVM_X86_QUIRK_FIX_HYPERCALL_INSN },
+	};
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2) > 0)
+		ioctl(vm->vm_fd, KVM_ENABLE_CAP, &quirk);
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		return fail(vm, "KVM_CREATE_VCPU: %s", strerror(errno));
@@ -356,4 +365,13 @@ int kvm_vm_set_segment_bases(struct kvm_vm *vm, uint64_t fs, uint64_t gs)
 	};
 
 	return set_msr_list(vm, e, 2, "segment bases");
+}
+
+int kvm_vm_interrupt(struct kvm_vm *vm, uint32_t vector)
+{
+	struct kvm_interrupt irq = { .irq = vector };
+
+	if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &irq) < 0 && errno != EEXIST)
+		return fail(vm, "KVM_INTERRUPT: %s", strerror(errno));
+	return 0;
 }

@@ -69,6 +69,10 @@ int kvm_vm_get_xsave(struct kvm_vm *vm, struct kvm_xsave *x);
 int kvm_vm_set_xsave(struct kvm_vm *vm, const struct kvm_xsave *x);
 int kvm_vm_get_sregs(struct kvm_vm *vm, struct kvm_sregs *sregs);
 int kvm_vm_set_sregs(struct kvm_vm *vm, const struct kvm_sregs *sregs);
+/* Queues external interrupt vector for the guest (no in-kernel irqchip:
+ * taken when the guest next runs with interrupts enabled).  An interrupt
+ * already queued is not an error. */
+int kvm_vm_interrupt(struct kvm_vm *vm, uint32_t vector);
 /* Sets the user FS and GS bases (arch_prctl). */
 int kvm_vm_set_segment_bases(struct kvm_vm *vm, uint64_t fs, uint64_t gs);
 

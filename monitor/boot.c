@@ -43,14 +43,20 @@ static void build_tables(struct vmctx *vc, const struct kernel_header *kh)
 	gdt[SEL_TSS / 8 + 1] = tss_va >> 32;
 	memcpy(tss + 4, &kh->stack_top, 8);             /* RSP0 */
 	memcpy(tss + 36, &kh->df_stack_top, 8);         /* IST1 */
+	memcpy(tss + 44, &kh->stack_top, 8);            /* IST2 */
 	uint16_t iomap = 104;                           /* no I/O bitmap */
 	memcpy(tss + 102, &iomap, 2);
 
-	for (int v = 0; v < 32; v++) {
-		uint64_t h = vc->native ? kh->pvm_vector[v] : kh->vector[v];
-		/* Interrupt gates; only #BP may be raised by ring 3 (int3). */
+	int nvec = vc->supervisor ? 33 : 32;
+	for (int v = 0; v < nvec; v++) {
+		uint64_t h = vc->supervisor ? kh->svector[v] :
+			     vc->native ? kh->pvm_vector[v] : kh->vector[v];
+		/* Interrupt gates; only #BP may be raised by ring 3 (int3).  A
+		 * program in ring 0 takes its exceptions without a change of
+		 * privilege, so without a change of stack unless the gate
+		 * names one: every gate then uses the supervisor stack. */
 		uint64_t attr = v == 3 ? 0xee : 0x8e;
-		uint64_t ist = v == 8 ? 1 : 0;
+		uint64_t ist = v == 8 ? 1 : vc->supervisor ? 2 : 0;
 		idt[2 * v] = (h & 0xffff) | (uint64_t)SEL_KCODE << 16 | ist << 32 |
 			     attr << 40 | ((h >> 16) & 0xffff) << 48;
 		idt[2 * v + 1] = h >> 32;
@@ -58,7 +64,7 @@ static void build_tables(struct vmctx *vc, const struct kernel_header *kh)
 	vc->boot.gdt_base = kh->tables;
 	vc->boot.gdt_limit = 0x4f;
 	vc->boot.idt_base = kh->idt;
-	vc->boot.idt_limit = 32 * 16 - 1;
+	vc->boot.idt_limit = nvec * 16 - 1;
 	vc->boot.tss_base = tss_va;
 }
 
@@ -80,6 +86,7 @@ int boot_supervisor(struct vmctx *vc)
 	vc->boot.cr3 = mm_root(vc->mm);
 	vc->boot.lstar = vc->native ? kh->pvm_syscall : GVA_ENTRY;
 	vc->kcb->pvm_native = vc->native ? GPA_PVM_FLAGS | PVM_FLAGS : 0;
+	vc->kcb->supervisor = vc->supervisor;
 	return 0;
 }
 
@@ -274,8 +281,11 @@ int boot_vcpu(struct vmctx *vc)
 {
 	struct kvm_regs r = { .rip = vc->boot.rip, .rsp = vc->boot.rsp, .rflags = 0x202 };
 
-	if (!vc->native)
-		return kvm_vm_boot(&vc->vm, &vc->boot);
+	if (!vc->native) {
+		struct kvm_boot b = vc->boot;
+		b.ring0 = vc->supervisor;
+		return kvm_vm_boot(&vc->vm, &b);
+	}
 	set_segment_bases(vc, 0, 0, 0);
 	return enter_native(vc, &r);
 }

@@ -38,6 +38,7 @@ struct run_options {
 	int fork_in_sandbox;    /* hardened, yet the program may make processes
 				   (the run has a PID namespace of its own) */
 	enum backend backend;
+	int supervisor;         /* the program runs in guest ring 0 (--supervisor) */
 };
 
 /* How the program ended. */

@@ -36,6 +36,7 @@ struct vmctx {
 	const struct run_options *opt;
 	const char *path;
 	int native;             /* the PVM native backend (guestkernel/pvm.S) */
+	int supervisor;         /* the program runs in ring 0 (run_options) */
 
 	/* Requests are served one at a time, by either thread. */
 	pthread_mutex_t lock;
@@ -110,14 +111,14 @@ int harden(struct vmctx *vc);
 
 /* Whether the vCPU stopped in the program's own code, not in the entry
  * page or the supervisor (where a syscall or an exit is under way).  The
- * PVM native mode can show a user CS in the supervisor, hence rip too. */
-static inline int in_program_code(const struct kvm_sregs *s, const struct kvm_regs *r)
+ * PVM native mode can show a user CS in the supervisor, hence rip too.
+ * In supervisor mode the program's code is ring 0's; ring 3 there is a
+ * user context of the program's (libdune), never a place for a frame. */
+static inline int in_program_code(const struct vmctx *vc, const struct kvm_sregs *s,
+				  const struct kvm_regs *r)
 {
-	return (s->cs.selector & 3) == 3 && r->rip < GVA_ENTRY;
+	return (s->cs.selector & 3) == (vc->supervisor ? 0 : 3) && r->rip < GVA_ENTRY;
 }
-
-/* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
-#define USER_RFLAGS 0x40dd5UL
 
 /* The program's registers at an interruption: its own general registers
  * with rip, rflags and rsp from the supervisor's iret frame. */

@@ -181,7 +181,9 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 	if (!(at = supervisor_stack(vc, r.rsp, sizeof frame)))
 		return panic(vc, res, "exception with the supervisor stack out of bounds");
 	memcpy(frame, at, sizeof frame);
-	if ((frame[2] & 3) != 3 || vec == 8 || vec == 18) {
+	/* In supervisor mode the program's own code runs in ring 0 too. */
+	int program = (frame[2] & 3) == 3 || (vc->supervisor && frame[1] < GVA_ENTRY);
+	if (!program || vec == 8 || vec == 18) {
 		char what[160];
 		snprintf(what, sizeof what, "%s in the supervisor at rip 0x%llx, "
 			 "error 0x%llx", vector_name(vec),
@@ -588,6 +590,15 @@ static int choose_backend(struct vmctx *vc)
 	}
 	vc->native = vc->opt->backend == BACKEND_PVM_NATIVE ||
 		     (vc->opt->backend == BACKEND_AUTO && pvm);
+	vc->supervisor = vc->opt->supervisor;
+	/* PVM's native mode has no ring 0 of its own to give a program, and
+	 * its emulated ring 0 runs about a microsecond per instruction (and
+	 * no SSE): a program there is asked for by name only. */
+	if (vc->supervisor && vc->native) {
+		fprintf(stderr, "dunerun: --supervisor: this host's KVM is PVM, whose ring 0 "
+			"is emulated; it needs VT-x/SVM (--backend portable runs it anyway, slowly)\n");
+		return -1;
+	}
 	return 0;
 }
 

@@ -86,7 +86,7 @@ int uctx_put(struct vmctx *vc, struct uctx *u)
 	struct kvm_regs r = u->regs;
 
 	u->iret[0] = u->regs.rip;
-	u->iret[2] = (u->iret[2] & ~USER_RFLAGS) | (u->regs.rflags & USER_RFLAGS);
+	u->iret[2] = (u->iret[2] & ~USER_RFLAGS_MASK) | (u->regs.rflags & USER_RFLAGS_MASK);
 	u->iret[3] = u->regs.rsp;
 	r.rip = u->ring0.rip;
 	r.rsp = u->ring0.rsp;
@@ -364,9 +364,13 @@ int signal_interrupt(struct vmctx *vc)
 		return 0;
 	if (kvm_vm_get_sregs(&vc->vm, &s) < 0 || kvm_vm_get_regs(&vc->vm, &u.regs) < 0)
 		return -1;
+	/* A user context (supervisor mode) is interrupted back to the
+	 * program, which takes the signal at its next syscall. */
+	if (vc->supervisor && (s.cs.selector & 3) == 3 && vc->kcb->dune_user)
+		return kvm_vm_interrupt(&vc->vm, DUNE_EXIT_INTERRUPT);
 	/* Only the program's own code can take a frame here.  In the entry
 	 * page or the supervisor, the syscall or exit under way delivers. */
-	if (!in_program_code(&s, &u.regs))
+	if (!in_program_code(vc, &s, &u.regs))
 		return 0;
 	return deliver_one(vc, &u) ? kvm_vm_set_regs(&vc->vm, &u.regs) : 0;
 }

@@ -72,7 +72,7 @@ static int load(struct vmctx *vc, int i, struct uctx *at)
 		__atomic_store_n(&vc->mbox->state, MB_IDLE, __ATOMIC_RELEASE);
 		return uctx_put(vc, &u);
 	}
-	u.regs.rflags = (u.regs.rflags & USER_RFLAGS) | USER_RFLAGS_SET;
+	u.regs.rflags = (u.regs.rflags & USER_RFLAGS_MASK) | USER_RFLAGS_SET;
 	return kvm_vm_set_regs(&vc->vm, &u.regs);
 }
 
@@ -168,7 +168,7 @@ int thread_preempt(struct vmctx *vc)
 		return -1;
 	/* Only in the program's own code: in the entry page or the
 	 * supervisor, a syscall or an exit is under way. */
-	if (!in_program_code(&s, &r))
+	if (!in_program_code(vc, &s, &r))
 		return 0;
 	pthread_mutex_lock(&vc->lock);
 	int others = thread_others_ready(p);

@@ -120,13 +120,14 @@ static const uint32_t allowed_ioctl[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,
 	KVM_SET_USER_MEMORY_REGION, KVM_GET_XSAVE, KVM_SET_XSAVE,
 	KVM_CHECK_EXTENSION, KVM_SET_MSRS, KVM_SET_XCRS,      /* execve: a new boot */
+	KVM_INTERRUPT,                          /* supervisor mode: a user context stops */
 	TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO,
 };
 
 /* With processes: a forked launcher's new VM (kmod's create_vm). */
 static const uint32_t fork_ioctl[] = {
 	KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_GET_VCPU_MMAP_SIZE, KVM_GET_SUPPORTED_CPUID,
-	KVM_SET_CPUID2,
+	KVM_SET_CPUID2, KVM_ENABLE_CAP,
 };
 
 /* With processes: making them (musl's fork() is SYS_fork on x86-64),

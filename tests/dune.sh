@@ -15,22 +15,6 @@ make -s "$B/dunerun" "$B/libdune.a" || { echo "0 passed, 1 failed"; exit 1; }
 musl-gcc -static -O2 -Wall -Iinclude tests/dune/api.c "$B/libdune.a" -o "$T/api" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 
-# Adds api's own checks (its PASS/FAIL lines and closing counts).
-api() {         # name args...
-	local name=$1
-	shift
-	timeout -k 5 120 "$@" > "$T/out" 2> "$T/err"
-	local st=$? line
-	grep -E '^(PASS|FAIL) ' "$T/out" | sed "s/^\(PASS\|FAIL\) /\1 $name: /"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$T/out")
-	if [ -z "$line" ] || [ $st -ne 0 ]; then
-		verdict 0 "$name" "status $st, no clean summary"
-		return
-	fi
-	set -- $line
-	pass=$((pass + $1)) fail=$((fail + $3))
-}
-
 api native "$T/api" native
 api dunerun "$B/dunerun" exec "$T/api"
 # In an image, under its policy and the launcher's hardening: stdio

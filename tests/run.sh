@@ -28,6 +28,9 @@
 #   stdin=FILE           default /dev/null
 #   needs='VAR...'       skip unless each VAR names an executable
 #   pending='REASON'     skip: the feature is planned, not built (say which issue)
+#   unlike_qemu_svm='REASON'  skip in tests/qemu-svm.sh's emulated machine
+#                        (DUNERUN_TEST_MACHINE=qemu-svm), where the native
+#                        side or KVM itself behaves otherwise: say how
 #   timeout=SECONDS
 #   options='OPTS'       dunerun exec options for this case (--allow ...);
 #                        used only with the default RUNNER
@@ -145,12 +148,16 @@ differ() {
 passed=0 failed=0 skipped=0
 for file in "$CASES"/*.case; do
 	name='' cmd='' script='' compare=stdout,stderr,status status='' stdin=/dev/null needs='' pending=''
+	unlike_qemu_svm=''
 	timeout=$TIMEOUT dunerun_stdout='' dunerun_status='' options=''
 	. "$file"
 	name=${name:-$(basename "$file" .case)}
 	[[ $name == *$PATTERN* ]] || continue
 	if [ -n "$pending" ]; then
 		echo "SKIP $name (pending: $pending)"; skipped=$((skipped + 1)); continue
+	fi
+	if [ -n "$unlike_qemu_svm" ] && [ "${DUNERUN_TEST_MACHINE:-}" = qemu-svm ]; then
+		echo "SKIP $name (in QEMU's emulated machine: $unlike_qemu_svm)"; skipped=$((skipped + 1)); continue
 	fi
 	missing=''
 	for v in $needs; do [ -x "${!v:-}" ] || missing+=" $v"; done

@@ -84,6 +84,7 @@
  * writes a fault's CR2 into the flag page. */
 #define MSR_PVM_NATIVE          0x4b564d10
 #define MSR_PVM_SIGNATURE       0x4b564d11      /* reads PVM_SIGNATURE */
+#define MSR_LSTAR               0xc0000082
 #define MSR_FS_BASE             0xc0000100
 #define MSR_GS_BASE             0xc0000101
 #define MSR_KERNEL_GS_BASE      0xc0000102
@@ -103,6 +104,40 @@
 #define PTE_KEEP        0x200
 /* The frame dune_trap's entry gets (struct dune_tf, include/dune.h). */
 #define DUNE_TF_SIZE    168
+#define TF_RAX          0
+#define TF_RBX          8
+#define TF_RCX          16
+#define TF_RDX          24
+#define TF_RSI          32
+#define TF_RDI          40
+#define TF_RBP          48
+#define TF_RSP          56
+#define TF_R8           64
+#define TF_R9           72
+#define TF_R10          80
+#define TF_R11          88
+#define TF_R12          96
+#define TF_R13          104
+#define TF_R14          112
+#define TF_R15          120
+#define TF_RIP          128
+#define TF_RFLAGS       136
+#define TF_VECTOR       144
+#define TF_ERR          152
+#define TF_ADDR         160
+/* A user context of supervisor mode (struct dune_user, include/dune.h):
+ * a struct dune_tf, then the root and FS base it runs with, then what
+ * dune_enter keeps of the program meanwhile. */
+#define DU_CR3          168
+#define DU_FS           176
+#define DU_HOST_RSP     184
+#define DU_HOST_FS      192
+#define DU_SIZE         200
+/* Why a user context stopped, besides exception vectors 0-31. */
+#define DUNE_EXIT_INTERRUPT 32  /* the launcher had a signal for the program */
+#define DUNE_EXIT_SYSCALL 256   /* a syscall: rax and the arguments in the frame */
+/* The rflags bits a program may set: CF PF AF ZF SF TF DF OF AC RF. */
+#define USER_RFLAGS_MASK 0x40dd5
 
 /* ---- Exits: `out %al, $port` from the supervisor -------------------- */
 
@@ -178,6 +213,15 @@
  * exit, when the page-table entry forbids the access (PTE_KEEP marks a
  * PROT_NONE page) and the frame's stack pages are mapped writable. */
 #define KCB_TRAP_PF     0x40    /* u64 */
+/* Nonzero when the program runs in ring 0 (dunerun exec --supervisor):
+ * its syscalls return to ring 0. */
+#define KCB_SUPERVISOR  0x48    /* u64 */
+/* Supervisor mode's user contexts (libdune's dune_user_run): the running
+ * one's struct dune_user (a program address, 0 if none), the program's
+ * root to return to, and dune_enter's scratch word. */
+#define KCB_DUNE_USER   0x50    /* u64 */
+#define KCB_DUNE_HOST_CR3 0x58  /* u64 */
+#define KCB_DUNE_SCRATCH 0x60   /* u64 */
 #define KCB_UPDATES     0x80    /* { u64 kva, count, va, step; } [KCB_MAX_UPDATES]:
 				   runs of entries, kva in GVA_DIRECT; entry i
 				   maps va + i * step (step 0: unknown) */
@@ -202,6 +246,10 @@
 #define KH_PVM_SYSCALL  0x160   /* LSTAR */
 #define KH_PVM_VECTORS  0x168   /* u64 handler address [32] */
 #define KH_LOOP         0x268   /* supervisor_loop, for `make bench` */
+/* Supervisor mode (dunerun exec --supervisor): its vectors 0-32, and
+ * the call that enters a user context (libdune's dune_user_run). */
+#define KH_SVECTORS     0x270   /* u64 handler address [33] */
+#define KH_DUNE_ENTER   0x378
 
 /* The supervisor's stack, below kernel_header.stack_top: exception
  * frames are read from it, and only from it. */
@@ -222,12 +270,16 @@ struct kernel_header {
 	uint64_t pvm_boot, pvm_return, pvm_syscall;
 	uint64_t pvm_vector[32];
 	uint64_t supervisor_loop;
+	uint64_t svector[33];
+	uint64_t dune_enter;
 };
 _Static_assert(__builtin_offsetof(struct kernel_header, vector) == KH_VECTORS, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, vsyscall_off) == KH_VSYSCALL_OFF, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, pvm_boot) == KH_PVM_BOOT, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, pvm_vector) == KH_PVM_VECTORS, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, supervisor_loop) == KH_LOOP, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, svector) == KH_SVECTORS, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, dune_enter) == KH_DUNE_ENTER, "abi");
 
 struct mailbox {
 	uint32_t state;
@@ -259,7 +311,9 @@ struct kcb {
 	uint64_t pvm_native;
 	uint64_t segments, fs_base, gs_base;
 	uint64_t trap_pf;
-	uint64_t pad1[7];
+	uint64_t supervisor;
+	uint64_t dune_user, dune_host_cr3, dune_scratch;
+	uint64_t pad1[3];
 	struct { uint64_t kva, count, va, step; } update[KCB_MAX_UPDATES];
 };
 
@@ -280,6 +334,8 @@ _Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, pvm_native) == KCB_PVM_NATIVE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, gs_base) == KCB_GS_BASE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, trap_pf) == KCB_TRAP_PF, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, supervisor) == KCB_SUPERVISOR, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, dune_scratch) == KCB_DUNE_SCRATCH, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
 #endif
 
