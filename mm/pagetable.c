@@ -110,14 +110,21 @@ int pt_queue(struct mm *mm, uint64_t *entry, uint64_t va, uint64_t step)
 	struct kcb *kcb = mm->kcb;
 	uint64_t n = *(volatile uint64_t *)&kcb->nupdates;
 	uint64_t kva = GVA_DIRECT + (uint64_t)((uint8_t *)entry - mm->host);
-	typeof(kcb->update[0]) *last = n ? &kcb->update[n - 1] : NULL;
+	typeof(kcb->update[0]) *last;
 
 	if (!mm->locked)
 		return -1;
+	/* A program in ring 0 (supervisor mode) can write the KCB: a count
+	 * past the queue is its own doing, and is never followed. */
+	if (n > KCB_MAX_UPDATES) {
+		mm->full_resync = 1;
+		return 0;
+	}
 	/* The supervisor empties the queue when it applies it. */
 	if (n == 0)
 		mm->queued = 0;
 	mm->queued++;
+	last = n ? &kcb->update[n - 1] : NULL;
 	if (!step || mm->queued > FLUSH_PAGES_MAX)
 		kcb->flush = FLUSH_ALL;
 	else if (!kcb->flush)

@@ -154,8 +154,13 @@ void phys_free_huge(struct mm *mm, uint64_t gpa)
 /* A 2 MiB page becomes 512 small pages, all in use. */
 void phys_split_huge(struct mm *mm, uint64_t gpa)
 {
-	struct chunk *ch = &mm->chunk[gpa / HUGE_SIZE];
+	uint64_t c = gpa / HUGE_SIZE;
 
+	/* Only a chunk handed out whole: a program in ring 0 (supervisor
+	 * mode) may have written a 2 MiB entry of its own anywhere. */
+	if (c >= mm->nchunks || mm->chunk[c].state != CHUNK_HUGE)
+		return;
+	struct chunk *ch = &mm->chunk[c];
 	ch->state = CHUNK_SPLIT;
 	ch->used = PAGES_PER_HUGE;
 	memset(ch->bitmap, 0xff, sizeof ch->bitmap);

@@ -33,6 +33,16 @@ fi
 API_TIMEOUT=300 api ring0 "$DR" exec --supervisor "$T/ring0"
 api ring3 "$DR" exec "$T/ring0" ring3
 
+# A program in ring 0 that corrupts the supervisor's control block and
+# its own page tables: whatever happens to it, the launcher ends the run
+# itself and reports it.
+timeout -k 5 120 "$DR" exec --supervisor --status-json "$T/status.json" "$T/ring0" hostile \
+	> "$T/out" 2> "$T/err"
+st=$?
+ok=0
+grep -q '"status": *'"$st" "$T/status.json" 2> /dev/null && ok=1
+verdict $ok ring0-hostile-launcher-survives "status $st, status file: $(cat "$T/status.json" 2> /dev/null)"
+
 # sandbox NAME WANT-STATUS STDERR-PATTERN PLUGIN ARGS...: the sandbox
 # runs the plugin; its status and a stderr line matching the pattern.
 S="$DR exec --supervisor $T/sandbox"

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "dune.h"
+#include "dunerun/abi.h"
 
 static int passed, failed;
 
@@ -176,8 +177,35 @@ static void user_context(void)
 	dune_root_free(root);
 }
 
+/* A program in ring 0 may write what a ring-3 one cannot reach: the
+ * supervisor's control block and its own page tables.  The launcher
+ * reads both; it must stay whole whatever they hold (supervisor.sh checks
+ * that it still writes --status-json).  The program may well die. */
+static void hostile(void)
+{
+	char *region = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *huge = (char *)(((uint64_t)region + (2 << 20)) & ~((2UL << 20) - 1));
+	huge[0] = 1;
+	/* A 2 MiB entry of its own, far past guest memory. */
+	uint64_t *t = dune_page_ptr(dune_root_current());
+	for (int shift = 39; shift > 21; shift -= 9)
+		t = dune_page_ptr(t[((uint64_t)huge >> shift) & 511]);
+	t[((uint64_t)huge >> 21) & 511] = (1ULL << 45) | DUNE_PTE_PS | DUNE_PTE_P | DUNE_PTE_W | DUNE_PTE_U;
+	dune_flush_all();
+	printf("mprotect over it: %d\n", mprotect(huge + 4096, 4096, PROT_READ));
+	/* A rewrite-queue count far past the queue. */
+	*(volatile uint64_t *)(GVA_KCB + KCB_NUPDATES) = 1ULL << 40;
+	printf("munmap after it: %d\n", munmap(region, 4096));
+	printf("survived\n");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "hostile")) {
+		setvbuf(stdout, NULL, _IONBF, 0);
+		hostile();
+		return 0;
+	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "ring3")) {
 		ring3_refuses();
