@@ -452,6 +452,10 @@ int cmd_run(int argc, char **argv)
 	policy_init(&c.extra);
 	if ((i = parse_options(&c, argc, argv, exec_help)) < 0)
 		return 2;
+	if (c.opt.supervisor) {
+		bad("--supervisor is for exec: an image's program runs in ring 3");
+		return 2;
+	}
 	if (i >= argc)
 		return usage_error("run [OPTIONS] IMAGE.dz [ARGS...]");
 	if (image_open(argv[i], &img, &m, &pol) < 0)

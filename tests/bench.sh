@@ -21,8 +21,17 @@ DR="$B/dunerun exec"
 # Rows run dunerun under each supervisor backend this host has
 # (docs/platform.md): per_backend CMD sets $V to row()'s variants, one per
 # backend, with @DR@ in CMD standing for `dunerun exec --backend NAME`.
-backends=portable
-[ -d /sys/module/kvm_pvm ] && backends="portable pvm-native"
+. tests/lib.sh
+set +e
+vm_backends "$B/dunerun" "$D/hello"
+set -e
+backends=$VM_BACKENDS
+if [ -z "$backends" ]; then
+	# QEMU's emulated machine (tests/qemu-svm.sh) runs the tests, but a
+	# time measured in it says nothing about dunerun's speed.
+	echo "bench: this host cannot run VMs ($VM_WHY): nothing to measure" >&2
+	exit 1
+fi
 per_backend() {
 	V=()
 	for be in $backends; do V+=(-- "$be" "${1//@DR@/$B/dunerun exec --backend $be}"); done
