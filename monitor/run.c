@@ -144,19 +144,30 @@ static int kill_program(struct vmctx *vc, struct run_result *res, int vec,
 	return RUN_DONE;
 }
 
-/* Some hosts (PVM) raise #UD for `int $n` from ring 3 instead of checking
- * the gate's privilege.  Architecturally only vector 3 (DPL 3) is
- * reachable; any other `int $n` is a #GP, which is what Linux reports. */
-static int software_interrupt_vector(struct vmctx *vc, uint64_t rip)
+/* The vector Linux on bare metal would have taken for an instruction
+ * the host's hypervisor answered differently:
+ * - some hosts (PVM) raise #UD for `int $n` from ring 3 instead of checking
+ *   the gate's privilege.  Architecturally only vector 3 (DPL 3) is
+ *   reachable; any other `int $n` is a #GP, which is what Linux reports;
+ * - vmcall and vmmcall outside a VM are #UD, but KVM on AMD emulates them
+ *   and injects #GP(0) when the caller is not in ring 0. */
+static int native_vector(struct vmctx *vc, int vec, const uint64_t frame[6])
 {
-	uint8_t insn[2];
+	uint8_t insn[3];
+	size_t len = vec == 6 ? 2 : 3;   /* int $n is 2 bytes, vmcall 3 */
 
+	if (vec != 6 && !(vec == 13 && frame[0] == 0))
+		return vec;
 	pthread_mutex_lock(&vc->lock);
-	int r = mm_copy_in(vc->mm, insn, rip, sizeof insn);
+	int r = mm_copy_in(vc->mm, insn, frame[1], len);
 	pthread_mutex_unlock(&vc->lock);
-	if (r < 0 || insn[0] != 0xcd)
+	if (r < 0)
+		return vec;
+	if (vec == 6)
+		return insn[0] != 0xcd ? 6 : insn[1] == 3 ? 3 : 13;
+	if (insn[0] == 0x0f && insn[1] == 0x01 && (insn[2] == 0xc1 || insn[2] == 0xd9))
 		return 6;
-	return insn[1] == 3 ? 3 : 13;
+	return vec;
 }
 
 void *supervisor_stack(struct vmctx *vc, uint64_t rsp, size_t len)
@@ -190,8 +201,7 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 			 (unsigned long long)frame[1], (unsigned long long)frame[0]);
 		return panic(vc, res, what);
 	}
-	if (vec == 6)
-		vec = software_interrupt_vector(vc, frame[1]);
+	vec = native_vector(vc, vec, frame);
 	if (vec != 14)
 		return kill_program(vc, res, vec, frame, 0);
 	pthread_mutex_lock(&vc->lock);

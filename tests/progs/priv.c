@@ -47,6 +47,7 @@ static void run(const char *insn)
 	I("int-0x0e", __asm__ volatile("int $0x0e"))
 	I("int-0xff", __asm__ volatile("int $0xff"))
 	I("vmcall", __asm__ volatile("vmcall"))
+	I("vmmcall", __asm__ volatile("vmmcall"))
 	else {
 		printf("unknown instruction %s\n", insn);
 		_exit(2);
