@@ -103,6 +103,21 @@ $(B)/examples/planets.dz: $(B)/dunerun $(PROGS_STAMP) $(wildcard $(PLANETS)/*)
 	cp $(PLANETS)/* $(B)/progs/sqlite3 $(B)/examples/planets/
 	$(B)/dunerun build -o $@ $(B)/examples/planets
 
+# The plugin sandbox (supervisor mode): the sandbox with libdune, and
+# each plugin, compiled into the context beside the Dunefile.
+SANDBOX := images/examples/plugin-sandbox
+$(B)/examples/plugin-sandbox.dz: $(B)/dunerun $(B)/libdune.a $(SANDBOX)/Dunefile \
+		$(SANDBOX)/sandbox.c $(wildcard $(SANDBOX)/plugins/*.c)
+	rm -rf $(B)/examples/plugin-sandbox
+	mkdir -p $(B)/examples/plugin-sandbox/plugins
+	$(CC) -static -O2 -Wall -Wextra -Iinclude $(SANDBOX)/sandbox.c $(B)/libdune.a \
+		-o $(B)/examples/plugin-sandbox/sandbox
+	for p in $(SANDBOX)/plugins/*.c; do \
+		$(CC) -static -O2 -Wall -Wextra $$p -o $(B)/examples/plugin-sandbox/plugins/$$(basename $$p .c) || exit 1; \
+	done
+	cp $(SANDBOX)/Dunefile $(B)/examples/plugin-sandbox/
+	$(B)/dunerun build -o $@ $(B)/examples/plugin-sandbox
+
 run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz
 	$(B)/dunerun $(B)/examples/wordfreq.dz
 

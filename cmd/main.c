@@ -49,7 +49,8 @@ void print_usage(FILE *f)
 	      "  --stats               print VM exits and where syscalls were served\n"
 	      "  --deterministic       threads switch only where they block, in a fixed order\n"
 	      "  --supervisor          run the program in guest ring 0, with libdune's\n"
-	      "                        privileged calls (docs/dune-api.md); VT-x/SVM hosts\n"
+	      "                        privileged calls (docs/dune-api.md); VT-x/SVM hosts;\n"
+	      "                        for an image, as `--allow supervisor`\n"
 	      "  -h, --help            this help\n"
 	      "  --version             print the version\n", f);
 }

@@ -303,6 +303,174 @@ vsyscall_getcpu:
 2:	\ret
 .endm
 
+/* The leaf entry that maps rdi (a PTE, or the PDE of a 2 MiB page) in
+ * the tables at rdx (a root, through the direct map), or 0 if a table is
+ * missing.  Clobbers rax, rcx, rdx, rsi. */
+page_leaf:
+	mov $39, %cl
+1:	mov %rdi, %rax
+	shr %cl, %rax
+	and $511, %eax
+	mov (%rdx,%rax,8), %rax
+	cmp $12, %cl
+	je 3f
+	test $1, %al
+	jz 2f
+	cmp $21, %cl
+	jne 4f
+	test $0x80, %al                 /* PS: a 2 MiB page */
+	jnz 3f
+4:	movabs $0x000ffffffffff000, %rdx
+	and %rax, %rdx
+	movabs $GVA_DIRECT, %rsi
+	add %rsi, %rdx
+	sub $9, %cl
+	jmp 1b
+2:	xor %eax, %eax
+3:	ret
+
+/*
+ * A page fault from the program with a dune_trap handler for it: what
+ * the host's trap_upcall (monitor/signal.c) would do, without an exit,
+ * when the page's entry forbids the access (a protection fault; a
+ * missing page is the host's to map, and an entry that allows the
+ * access is a stale translation for the host to re-sync) and the
+ * frame's place below the red zone is mapped user-writable.  The same
+ * struct dune_tf at the same place; anything else takes the exit
+ * (\p\()_page_fault_exit, in the hook).  Jumped to from the #PF stub's
+ * hook, with the error code and the hardware frame on the stack.
+ *   ring   the ring the program's own code runs in (3, or 0 in
+ *          supervisor mode, where only its code below the entry page
+ *          counts and a page without user access is not a fault cause);
+ *   root   a macro loading the tables to walk into rdx (may clobber rax);
+ *   cr2    a macro loading the fault address into rdi.
+ */
+/* Whether rdi's page is mapped present, user and writable (ZF set). */
+.macro USER_WRITABLE root
+	\root
+	call page_leaf
+	and $7, %eax
+	cmp $7, %eax
+.endm
+/* The struct dune_tf at r8 gets a word the stub saved at rsp + off. */
+.macro TF_FROM off, field
+	mov \off(%rsp), %rax
+	mov %rax, \field(%r8)
+.endm
+/* Drops CR2 and restores what PF_UPCALL saved. */
+.macro UP_RESTORE
+	add $8, %rsp
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+.endm
+#define UP_SAVED 56                     /* cr2 r8 rdi rsi rdx rcx rax, then the hardware frame */
+#define UP_CR2   0
+#define UP_R8    8
+#define UP_RDI   16
+#define UP_RSI   24
+#define UP_RDX   32
+#define UP_RCX   40
+#define UP_RAX   48
+#define HW_ERR   (UP_SAVED + 0)
+#define HW_RIP   (UP_SAVED + 8)
+#define HW_CS    (UP_SAVED + 16)
+#define HW_FLAGS (UP_SAVED + 24)
+#define HW_RSP   (UP_SAVED + 32)
+.macro PF_UPCALL p, ring, root, cr2
+	testb $3, 16(%rsp)
+	.if \ring == 3
+	jz \p\()_page_fault_exit
+	.else
+	jnz \p\()_page_fault_exit
+	.endif
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	\cr2
+	push %rdi
+	mov HW_RIP(%rsp), %rax
+	cmp GVA_KCB + KCB_TRAP_PF, %rax
+	je 9f                           /* the entry itself faulting */
+	.if \ring == 0
+	movabs $GVA_ENTRY, %rcx
+	cmp %rcx, %rax
+	jae 9f                          /* the supervisor's own */
+	.endif
+	\root
+	call page_leaf
+	test $(1 | PTE_KEEP), %eax
+	jz 9f                           /* nothing there: the host maps it */
+	mov HW_ERR(%rsp), %rdx
+	test $1, %al
+	jz 5f                           /* PROT_NONE */
+	.if \ring == 3
+	test $4, %al
+	jz 5f
+	.endif
+	test $2, %dl
+	jz 1f
+	test $2, %al
+	jz 5f                           /* a write to a read-only page */
+1:	test $0x10, %dl
+	jz 9f
+	bt $63, %rax
+	jnc 9f                          /* allowed after all: stale */
+5:	mov HW_RSP(%rsp), %rsi
+	lea -(128 + 16 + DUNE_TF_SIZE)(%rsi), %r8
+	and $-16, %r8
+	cmp %rsi, %r8
+	jae 9f                          /* wrapped */
+	cmp $0x10000, %r8
+	jb 9f
+	movabs $USER_VA_END, %rax
+	cmp %rax, %rsi
+	ja 9f
+	mov %r8, %rdi
+	USER_WRITABLE \root
+	jne 9f
+	lea DUNE_TF_SIZE - 1(%r8), %rdi
+	USER_WRITABLE \root
+	jne 9f
+	TF_FROM UP_RAX, TF_RAX
+	mov %rbx, TF_RBX(%r8)
+	TF_FROM UP_RCX, TF_RCX
+	TF_FROM UP_RDX, TF_RDX
+	TF_FROM UP_RSI, TF_RSI
+	TF_FROM UP_RDI, TF_RDI
+	mov %rbp, TF_RBP(%r8)
+	TF_FROM HW_RSP, TF_RSP
+	TF_FROM UP_R8, TF_R8
+	mov %r9, TF_R9(%r8)
+	mov %r10, TF_R10(%r8)
+	mov %r11, TF_R11(%r8)
+	mov %r12, TF_R12(%r8)
+	mov %r13, TF_R13(%r8)
+	mov %r14, TF_R14(%r8)
+	mov %r15, TF_R15(%r8)
+	TF_FROM HW_RIP, TF_RIP
+	TF_FROM HW_FLAGS, TF_RFLAGS
+	movq $14, TF_VECTOR(%r8)
+	TF_FROM HW_ERR, TF_ERR
+	TF_FROM UP_CR2, TF_ADDR
+	/* Into the entry with rdi = rsp = the frame, TF and DF clear. */
+	mov GVA_KCB + KCB_TRAP_PF, %rax
+	mov %rax, HW_RIP(%rsp)
+	mov %r8, HW_RSP(%rsp)
+	andq $~0x500, HW_FLAGS(%rsp)
+	mov %r8, UP_RDI(%rsp)
+	UP_RESTORE
+	jmp \p\()exception_return
+9:	UP_RESTORE
+	jmp \p\()_page_fault_exit
+.endm
+
 /* The portable backend: standard x86, as VT-x/SVM and an emulated ring 0
  * run it.  Every page fault exits: in an emulated ring 0, delivering a
  * dune_trap upcall here would cost more instructions than the exit. */
@@ -325,8 +493,29 @@ vsyscall_getcpu:
 	pushq $\n
 	jmp dune_user_exit
 1:
+	.if \n == 14
+	cmpq $0, GVA_KCB + KCB_TRAP_PF
+	jne ring0_trap_upcall
+svec_page_fault_exit:
+	.endif
 .endm
 	TRAP_STUBS svec, iretq
+
+/* A protection fault in the ring-0 program goes to its dune_trap handler
+ * from here, as Dune delivers it: no exit.  The tables walked are the
+ * ones it runs on, which may be a root of its own. */
+.macro RING0_ROOT
+	mov %cr3, %rdx
+	movabs $0x000ffffffffff000, %rax
+	and %rax, %rdx
+	movabs $GVA_DIRECT, %rax
+	add %rax, %rdx
+.endm
+.macro RING0_CR2
+	mov %cr2, %rdi
+.endm
+ring0_trap_upcall:
+	PF_UPCALL svec, 0, RING0_ROOT, RING0_CR2
 
 /* Vector 32: the launcher's interrupt, when it has a signal for the
  * program while its user context runs.  Elsewhere it is ignored. */

@@ -605,7 +605,7 @@ static int choose_backend(struct vmctx *vc)
 	 * its emulated ring 0 runs about a microsecond per instruction (and
 	 * no SSE): a program there is asked for by name only. */
 	if (vc->supervisor && vc->native) {
-		fprintf(stderr, "dunerun: --supervisor: this host's KVM is PVM, whose ring 0 "
+		fprintf(stderr, "dunerun: supervisor mode (--supervisor, allow supervisor): this host's KVM is PVM, whose ring 0 "
 			"is emulated; it needs VT-x/SVM (--backend portable runs it anyway, slowly)\n");
 		return -1;
 	}

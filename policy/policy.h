@@ -30,7 +30,7 @@ enum promise {
 	PROMISE_PROC,
 	PROMISE_EXEC,
 	PROMISE_PROT_EXEC,
-	PROMISE_SUPERVISOR,	/* reserved: accepted, opens nothing yet */
+	PROMISE_SUPERVISOR,	/* ring 0 (docs/dune-api.md); opens no calls */
 	NPROMISE
 };
 

@@ -41,5 +41,5 @@ expect run-image-explicit 125 '^dunerun: /dev/kvm' "$DR" run "$T/app.dz"
 expect bad-option 2 "unknown option '--bogus'" "$DR" exec --bogus "$B/progs/busybox"
 expect bad-memory 2 '^dunerun: --memory lots: ' "$DR" exec --memory lots "$B/progs/busybox"
 expect no-program 2 'usage: dunerun' "$DR" exec
-expect run-supervisor 2 '^dunerun: --supervisor is for exec' "$DR" run --supervisor "$T/app.dz"
+expect run-supervisor 125 '^dunerun: /dev/kvm' "$DR" run --supervisor "$T/app.dz"
 summary

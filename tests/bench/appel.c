@@ -1,11 +1,14 @@
 /*
- * appel [-n ROUNDS] [-r REPEATS] native|dune: Appel and Li's virtual
- * memory primitives for user programs (ASPLOS 1991), measured as Dune's
- * bench_dune.c and bench_linux.c do, with page protection and a fault
- * handler of each kind:
+ * appel [-n ROUNDS] [-r REPEATS] native|dune|ring0: Appel and Li's
+ * virtual memory primitives for user programs (ASPLOS 1991), measured as
+ * Dune's bench_dune.c and bench_linux.c do, with page protection and a
+ * fault handler of each kind:
  *
  *   native  mprotect, and a SIGSEGV handler (SA_SIGINFO, si_addr)
  *   dune    dune_protect, and a dune_trap handler (tf->addr)
+ *   ring0   (dunerun exec --supervisor) the W bit of the page's PTE,
+ *           written directly, and invlpg; a dune_trap handler that the
+ *           supervisor enters without an exit, as in Dune
  *
  * A round touches NRPGS pages of a 2 * NRPGS page area; a repeat is
  * ROUNDS rounds.  Each benchmark prints `NAME min_ns median_ns` over the
@@ -26,9 +29,14 @@
  *           changes something
  *   appel2  protect NRPGS pages in one call, write each, the handler
  *           unprotects the faulting page (PROTN+TRAP+UNPROT); per fault
+ *   syscall a syscall from ring 3 and back, per call: natively getpid
+ *           into Linux; under dune getpid into dunerun; under ring0 a
+ *           user context's syscall stopping dune_user_run, whose caller
+ *           (the ring-0 program) answers it and runs the context on
  *
  * Every write is read back and every round's fault count checked; a
- * mismatch exits 1.  dune prints n/a for each if dune_init fails.
+ * mismatch exits 1.  dune and ring0 print n/a for each if dune_init
+ * fails or (ring0) the program is not in ring 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +70,8 @@ static struct {
 	volatile uint64_t trap_tsc;     /* TRAP: rdtsc just before the write */
 	volatile uint64_t trap_cycles;  /* TRAP: the sum, write to handler */
 	int (*protect)(void *addr, size_t len, int prot);
+	uint64_t *pte[2 * NRPGS];       /* ring0: each page's PTE */
+	struct dune_user *user;         /* ring0: the syscall benchmark's context */
 } h;
 
 static int mprotect_errno(void *addr, size_t len, int prot)
@@ -73,6 +84,28 @@ static int dune_protect_int(void *addr, size_t len, int prot)
 	long r = dune_protect(addr, len, prot);
 
 	return r < 0 ? (int)r : 0;
+}
+
+/* Ring 0: the W bit of each page's PTE, then invlpg (a CR3 reload for
+ * many pages), as Dune's own protect does. */
+static int pte_protect(void *addr, size_t len, int prot)
+{
+	size_t first = ((char *)addr - h.mem) / PG, n = len / PG;
+
+	if (first + n > 2 * NRPGS)
+		return -EINVAL;
+	for (size_t i = first; i < first + n; i++) {
+		if (prot & PROT_WRITE)
+			*h.pte[i] |= DUNE_PTE_W;
+		else
+			*h.pte[i] &= ~DUNE_PTE_W;
+	}
+	if (n > 32)
+		dune_flush_all();
+	else
+		for (size_t i = first; i < first + n; i++)
+			dune_flush_one(h.mem + i * PG);
+	return 0;
 }
 
 /* write(2) and _exit only: safe in a handler of either kind. */
@@ -271,6 +304,43 @@ static double bench_appel2(int rounds, double tpn)
 	return t / ((double)rounds * NRPGS);
 }
 
+/* A user context whose code is `1: mov $SYS_getpid, %eax; syscall;
+ * jmp 1b`, for ring0. */
+static int make_user_context(void)
+{
+	static const uint8_t code[] = { 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7 };
+	long root = dune_root_new(), page = dune_page_alloc();
+
+	h.user = aligned_alloc(64, sizeof *h.user);
+	if (root < 0 || page < 0 || !h.user)
+		return root < 0 ? (int)root : page < 0 ? (int)page : -ENOMEM;
+	memset(h.user, 0, sizeof *h.user);
+	memcpy(dune_page_ptr(page), code, sizeof code);
+	int r = dune_map(root, (void *)0x10000000, page, PG, DUNE_PTE_U);
+	h.user->root = root;
+	h.user->tf.rip = 0x10000000;
+	h.user->tf.rsp = 0x20000000;    /* unmapped: the code never touches it */
+	return r;
+}
+
+static double bench_syscall(int rounds, double tpn)
+{
+	long n = (long)rounds * 1000;
+	double t0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		if (!h.user) {
+			if (syscall(SYS_getpid) <= 0)
+				die("getpid failed");
+		} else {
+			if (dune_user_run(h.user) != DUNE_EXIT_SYSCALL || h.user->tf.rax != 39)
+				die("the user context did not stop at its syscall");
+			h.user->tf.rax = 1;     /* the answer, as a handler would */
+		}
+	}
+	return (now_ns() - t0) / n;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -287,18 +357,36 @@ static const struct {
 	{ "protN", bench_protN },
 	{ "appel1", bench_appel1 },
 	{ "appel2", bench_appel2 },
+	{ "syscall", bench_syscall },
 };
 
-static int install(int dune)
+/* Ring 0 only: every page present with a 4 KiB PTE of its own (a
+ * dune_protect round splits any 2 MiB page), their PTEs noted. */
+static int install_ring0(void)
+{
+	if (!dune_in_ring0())
+		return -EPERM;
+	memset(h.mem, 0, 2 * NRPGS * PG);
+	if (dune_protect(h.mem, 2 * NRPGS * PG, PROT_READ) < 0 ||
+	    dune_protect(h.mem, 2 * NRPGS * PG, PROT_READ | PROT_WRITE) < 0)
+		return -EFAULT;
+	for (int i = 0; i < 2 * NRPGS; i++)
+		if (!(h.pte[i] = dune_pte_rw(dune_root_current(), h.mem + i * PG, 0)))
+			return -EFAULT;
+	h.protect = pte_protect;
+	return make_user_context();
+}
+
+static int install(const char *mode)
 {
 	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
 	int r;
 
-	if (dune) {
+	if (strcmp(mode, "native")) {
 		if ((r = dune_init()) < 0 || (r = dune_trap(on_trap, 1ULL << 14)) < 0)
 			return r;
 		h.protect = dune_protect_int;
-		return 0;
+		return strcmp(mode, "ring0") ? 0 : install_ring0();
 	}
 	sigemptyset(&sa.sa_mask);
 	h.protect = mprotect_errno;
@@ -307,7 +395,7 @@ static int install(int dune)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: appel [-n ROUNDS] [-r REPEATS] native|dune\n");
+	fprintf(stderr, "usage: appel [-n ROUNDS] [-r REPEATS] native|dune|ring0\n");
 	exit(2);
 }
 
@@ -323,23 +411,28 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (optind != argc - 1 || rounds <= 0 || reps <= 0 ||
-	    (strcmp(argv[optind], "native") && strcmp(argv[optind], "dune")))
+	if (optind != argc - 1 || rounds <= 0 || reps <= 0)
 		usage();
-	int dune = strcmp(argv[optind], "dune") == 0, nb = sizeof benches / sizeof *benches;
+	const char *mode = argv[optind];
+	int nb = sizeof benches / sizeof *benches;
+	if (strcmp(mode, "native") && strcmp(mode, "dune") && strcmp(mode, "ring0"))
+		usage();
 
 	h.mem = mmap(NULL, 2 * NRPGS * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (h.mem == MAP_FAILED) {
 		perror("appel: mmap");
 		return 1;
 	}
-	int r = install(dune);
+	int r = install(mode);
 	if (r < 0) {
-		fprintf(stderr, "appel: %s: %s\n", argv[optind], strerror(-r));
+		fprintf(stderr, "appel: %s: %s\n", mode,
+			r == -EPERM && !strcmp(mode, "ring0") ? "needs ring 0 (dunerun exec --supervisor)"
+							       : strerror(-r));
 		for (int b = 0; b < nb; b++)
 			printf("%s n/a\n", benches[b].name);
 		return 0;
 	}
+	setvbuf(stdout, NULL, _IOLBF, 0);       /* each row out before a failed check */
 	double tpn = tsc_per_ns(), v[reps];
 	for (int b = 0; b < nb; b++) {
 		for (int k = 0; k < reps; k++)

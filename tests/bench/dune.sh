@@ -9,8 +9,10 @@
 #   dirty bits and with mprotect (signals served by dunerun).
 #
 #   Appel and Li's primitives (tests/bench/appel.c): a protection fault
-#   delivered to a handler, protect and unprotect; mprotect and SIGSEGV
-#   natively against dune_protect and dune_trap under dunerun.
+#   delivered to a handler, protect and unprotect, and a syscall from
+#   ring 3; mprotect and SIGSEGV natively against dune_protect and
+#   dune_trap under dunerun, and in supervisor mode (VT-x/SVM hosts)
+#   against PTE writes, invlpg and a handler entered without an exit.
 #
 # Each run reports min and median over its own repeats.  Runs that
 # would take too long under dunerun (mprotect faults cost hundreds of
@@ -125,6 +127,15 @@ for be in $backends; do
 	# Faults cost tens of microseconds under dunerun: fewer rounds.
 	dn_appel "dune-$be" "$B/dunerun" exec --backend "$be" --timeout 5m "$D/appel" -n 10 -r "$R" dune
 	dn_appel "signals-$be" "$B/dunerun" exec --backend "$be" --timeout 5m "$D/appel" -n 10 -r "$R" native
+	# Supervisor mode, where the host's ring 0 is real (VT-x/SVM; a
+	# pvm-native backend means a PVM host, whose ring 0 is emulated).
+	if [[ " $backends " == *" pvm-native "* ]]; then
+		dn_app[ring0-$be/why]="n/a: a PVM host's ring 0 is emulated; supervisor mode needs VT-x/SVM"
+	elif "$B/dunerun" exec --backend "$be" --supervisor "$B/progs/busybox" true 2> "$D/dn.err"; then
+		dn_appel "ring0-$be" "$B/dunerun" exec --backend "$be" --supervisor --timeout 5m "$D/appel" -r "$R" ring0
+	else
+		dn_app[ring0-$be/why]="n/a: $(head -n 1 "$D/dn.err" | sed 's/^dunerun: //')"
+	fi
 done
 echo
 echo "Appel-Li virtual-memory primitives (appel): native = mprotect + SIGSEGV handler on Linux."
@@ -132,11 +143,11 @@ echo
 : > "$D/dune-appel.tsv"
 echo '| benchmark                          | unit     | native min | native med | dunerun min | dunerun med | ratio |'
 echo '|------------------------------------|----------|-----------:|-----------:|-----------:|-----------:|------:|'
-for b in trap:ns/fault prot1:ns/page protN:ns/call appel1:ns/fault appel2:ns/fault; do
+for b in trap:ns/fault prot1:ns/page protN:ns/call appel1:ns/fault appel2:ns/fault syscall:ns/call; do
 	name=${b%%:*} unit=${b#*:}
 	read -r nmin nmed <<< "${dn_app[native/$name]:-n/a n/a}"
 	for be in $backends; do
-		for kind in dune signals; do
+		for kind in dune signals ring0; do
 			v=${dn_app[$kind-$be/$name]:-}
 			if [ -z "$v" ]; then
 				printf '| %-34s | %-8s | %10s | %10s | %s |||\n' "appel $name ($kind, $be)" "$unit" \
