@@ -64,9 +64,12 @@ unset DUNERUN_BACKEND
 # with SVM (tests/qemu-svm.sh): the portable backend on hardware-style
 # virtualization.  Two machines at once, one per core.  busybox's
 # testsuite (22,000 processes) would take hours emulated: it is skipped.
+# A part that hangs is stopped after 40 minutes, so that the run still
+# ends within CI's 90.
 in_qemu() {         # parts...: each in one machine, one after another
 	for part; do
-		QEMU_SVM_CPUS=1 tests/qemu-svm.sh "$B" . "$(script_of "$part")" "$B" \
+		QEMU_SVM_CPUS=1 QEMU_SVM_TIMEOUT=${QEMU_SVM_TIMEOUT:-2400} \
+			tests/qemu-svm.sh "$B" . "$(script_of "$part")" "$B" \
 			> "$B/logs/test-$part-qemu-svm.log" 2>&1
 	done
 }

@@ -91,6 +91,20 @@ job=$Q/job.$$
 		[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'cd %q || exit 125\n' "$DIR"
+	# A hang leaves a trace: every 2 minutes, each dunerun older than 5
+	# (longer than any test allows) with its threads' kernel stacks.
+	cat <<'WATCHDOG'
+( while sleep 120; do
+	for p in $(pgrep -x dunerun); do
+		[ "$(ps -o etimes= -p "$p")" -gt 300 ] 2> /dev/null || continue
+		echo "qemu-svm: watchdog: dunerun $p running for over 5 min: $(tr '\0' ' ' < /proc/$p/cmdline)"
+		for t in /proc/$p/task/*; do
+			echo "  thread ${t##*/}: $(cut -d' ' -f3 "$t/stat") in $(cat "$t/wchan")"
+			sed 's/^/    /' "$t/stack" 2> /dev/null | head -n 12
+		done
+	done
+done ) &
+WATCHDOG
 	printf '%q ' "$@"
 	echo
 } > "$job"
