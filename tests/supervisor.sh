@@ -58,6 +58,27 @@ ok=0
 grep -q '"status": *'"$st" "$T/status.json" 2> /dev/null && ok=1
 verdict $ok ring0-hostile-launcher-survives "status $st, status file: $(cat "$T/status.json" 2> /dev/null)"
 
+# Acts only the launcher can end (ring0.c act NAME): each ends the run
+# with its status and a reason, and the status file agrees.
+while read -r act want pat; do
+	# (In a subshell, whose stderr drops bash's own "Segmentation fault".)
+	(timeout -k 5 60 "$DR" exec --supervisor --timeout 5s --status-json "$T/status.json" \
+		"$T/ring0" act "$act" < /dev/null > "$T/out" 2> "$T/err") 2> /dev/null
+	st=$?
+	ok=0
+	[ "$st" = "$want" ] && grep -Eq "$pat" "$T/err" && grep -q '"status": *'"$want" "$T/status.json" && ok=1
+	verdict $ok "ring0-act-$act" "status $st (want $want, stderr matching $pat):"
+done <<'ACTS'
+spin 124 ^dunerun: time limit of 5000 ms reached
+hlt 125 ^dunerun: supervisor panic: hlt in the supervisor
+idt 125 ^dunerun: supervisor panic: triple fault
+port-out 125 ^dunerun: supervisor panic: unexpected port output
+port-in 125 ^dunerun: supervisor panic: unexpected port input
+forged-exception 125 ^dunerun: supervisor panic: exception with the supervisor stack
+kernel-text 139 supervisor write, protection violation
+lstar 139 killed by Segmentation fault: #PF page fault at rip 0x1000
+ACTS
+
 # sandbox NAME WANT-STATUS STDERR-PATTERN PLUGIN ARGS...: the sandbox
 # runs the plugin; its status and a stderr line matching the pattern.
 S="$DR exec --supervisor $B/examples/plugin-sandbox/sandbox"

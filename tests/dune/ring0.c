@@ -199,11 +199,45 @@ static void hostile(void)
 	printf("survived\n");
 }
 
+/* One act of a hostile ring-0 program that only the launcher can end:
+ * each must end the run with a report, never hang or crash dunerun. */
+static void hostile_act(const char *act)
+{
+	static const uint8_t idt0[10];          /* limit 0: no gate at all */
+	uint64_t *kernel_text = (uint64_t *)GVA_KERNEL;
+
+	if (!strcmp(act, "spin"))               /* interrupts off, forever */
+		__asm__ volatile("cli; 1: jmp 1b");
+	else if (!strcmp(act, "hlt"))
+		__asm__ volatile("cli; hlt");
+	else if (!strcmp(act, "idt"))           /* then any exception triple-faults */
+		__asm__ volatile("lidt %0; ud2" :: "m"(idt0));
+	else if (!strcmp(act, "port-out"))
+		__asm__ volatile("outb %%al, $0x99" :: "a"(0));
+	else if (!strcmp(act, "port-in"))
+		__asm__ volatile("inb $0x99, %%al" ::: "rax");
+	else if (!strcmp(act, "forged-exception"))  /* a frame of its own making */
+		__asm__ volatile("push $0x1234; push $0x8; push $0x2; push $0x7; push $0; outb %%al, $14"
+				 ::: "memory");
+	else if (!strcmp(act, "kernel-text"))
+		kernel_text[64] = 0xccccccccccccccccULL;
+	else if (!strcmp(act, "lstar")) {       /* syscall then jumps to nowhere */
+		__asm__ volatile("wrmsr" :: "c"(MSR_LSTAR), "a"(0x1000), "d"(0));
+		getpid();
+	}
+	printf("survived %s\n", act);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "hostile")) {
 		setvbuf(stdout, NULL, _IONBF, 0);
 		hostile();
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[1], "act")) {
+		setvbuf(stdout, NULL, _IONBF, 0);
+		hostile_act(argv[2]);
 		return 0;
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
