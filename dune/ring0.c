@@ -270,21 +270,69 @@ int dune_set_flags(dune_root_t root, const void *va, size_t len, uint64_t set, u
 	return 0;
 }
 
+/* The page directory entry for v in root, or the entry of the 1 GiB
+ * page over it (*whole set: never cleared here, as it covers more than
+ * one step), or NULL if a table above it is missing. */
+static uint64_t *pde_of(dune_root_t root, uint64_t v, int *whole)
+{
+	uint64_t *t = phys(root & DUNE_PTE_ADDR);
+
+	*whole = 0;
+	for (int shift = 39; shift > 21; shift -= 9) {
+		uint64_t *e = &t[(v >> shift) & 511];
+		if (!(*e & DUNE_PTE_P))
+			return NULL;
+		if (*e & DUNE_PTE_PS) {
+			*whole = 1;
+			return e;
+		}
+		t = phys(*e & DUNE_PTE_ADDR);
+	}
+	return &t[(v >> 21) & 511];
+}
+
+static void set_bits(uint64_t *bitmap, size_t from, size_t n)
+{
+	for (size_t i = from; i < from + n; i++)
+		bitmap[i / 64] |= 1ULL << (i % 64);
+}
+
+/* One walk per 2 MiB, then a scan of its page table.  A large page
+ * counts as all its pages; its bit is cleared only when the range covers
+ * a whole 2 MiB page, so that a collect over the rest still sees it. */
 long dune_collect_bits(dune_root_t root, const void *va, size_t len, uint64_t bit,
 		       uint64_t *bitmap)
 {
+	size_t n = len / PAGE;
 	long found = 0;
 
 	if (!range_ok(va, len) || (bit != DUNE_PTE_D && bit != DUNE_PTE_A))
 		return -EINVAL;
-	memset(bitmap, 0, (len / PAGE + 63) / 64 * 8);
-	for (size_t i = 0; i < len / PAGE; i++) {
-		uint64_t *e = dune_pte_rw(root, (const char *)va + i * PAGE, 0);
-		if (e && (*e & DUNE_PTE_P) && (*e & bit)) {
-			*e &= ~bit;
-			bitmap[i / 64] |= 1ULL << (i % 64);
-			found++;
+	memset(bitmap, 0, (n + 63) / 64 * 8);
+	for (size_t i = 0; i < n;) {
+		uint64_t v = (uint64_t)va + i * PAGE;
+		size_t first = (v >> 12) & 511, run = 512 - first;
+		if (run > n - i)
+			run = n - i;
+		int whole;
+		uint64_t *pde = pde_of(root, v, &whole);
+		if (pde && (*pde & DUNE_PTE_P) && (*pde & DUNE_PTE_PS)) {
+			if (*pde & bit) {
+				set_bits(bitmap, i, run);
+				found += run;
+				if (run == 512 && !whole)
+					*pde &= ~bit;
+			}
+		} else if (pde && (*pde & DUNE_PTE_P)) {
+			uint64_t *pt = phys(*pde & DUNE_PTE_ADDR) + first;
+			for (size_t k = 0; k < run; k++)
+				if ((pt[k] & DUNE_PTE_P) && (pt[k] & bit)) {
+					pt[k] &= ~bit;
+					bitmap[(i + k) / 64] |= 1ULL << ((i + k) % 64);
+					found++;
+				}
 		}
+		i += run;
 	}
 	return found;
 }

@@ -161,7 +161,10 @@ int dune_unmap(dune_root_t root, const void *va, size_t len);
 int dune_set_flags(dune_root_t root, const void *va, size_t len, uint64_t set, uint64_t clear);
 /* Collects and clears DUNE_PTE_D or DUNE_PTE_A over [va, va+len) of root
  * into bitmap (len / 4096 bits), with plain loads and stores; flush
- * before relying on the hardware setting the bit again. */
+ * before relying on the hardware setting the bit again.  A page under a
+ * 2 MiB (or 1 GiB) entry with the bit set counts, with every page of it
+ * in the range; the entry's bit is cleared only when the range holds
+ * the whole 2 MiB page. */
 long dune_collect_bits(dune_root_t root, const void *va, size_t len, uint64_t bit,
 		       uint64_t *bitmap);
 /* invlpg; a CR3 reload. */

@@ -3,7 +3,8 @@
 # page-table dirty bit (images/examples/dirtygc).  Its output depends only
 # on the seed, so every tracking method, natively and under dunerun, must
 # print the same; without the barrier (-B) it must catch a live object
-# freed.  dunerun runs under the backend DUNERUN_BACKEND names (check.sh
+# freed.  In supervisor mode it also reads the dirty bits itself
+# (-m ring0).  dunerun runs under the backend DUNERUN_BACKEND names (check.sh
 # sets it per backend; unset, dunerun picks).
 set -u
 B=${1:-build}
@@ -103,5 +104,25 @@ for s in $SEEDS; do
 done
 run dunerun-dune-no-barrier "$DR" exec "$G" -m dune -B $ARGS
 detects dunerun-dune-no-barrier
+
+# In ring 0 (supervisor mode, VT-x/SVM hosts) the collector reads and
+# clears the dirty bits itself; in ring 3 that method refuses.
+run ring0-in-ring3 "$DR" exec "$G" -m ring0 $ARGS
+ok=0
+[ "$(st ring0-in-ring3)" = 2 ] && grep -q '^dirtygc: method ring0: needs ring 0' "$T/err" && ok=1
+verdict $ok ring0-in-ring3 "status $(st ring0-in-ring3) (want 2 and a reason)"
+if supervisor_host "$DR" "$G" -m mprotect -c 1 -h 1; then
+	for s in $SEEDS; do
+		ref=native-seed-$s
+		[ "$s" = 1 ] && ref=native-mprotect
+		run "ring0-seed-$s" "$DR" exec --supervisor "$G" -m ring0 -s "$s" $ARGS
+		same "ring0-seed-$s" "$ref"
+	done
+	run ring0-no-barrier "$DR" exec --supervisor "$G" -m ring0 -B $ARGS
+	detects ring0-no-barrier
+else
+	echo "SKIP ring0: $SUPERVISOR_WHY"
+	skip=$((skip + 1))
+fi
 
 summary

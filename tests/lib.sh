@@ -70,3 +70,16 @@ vm_backends() {
 	done
 	VM_BACKENDS=${VM_BACKENDS# }
 }
+
+# supervisor_host DUNERUN PROGRAM [ARGS...]: whether supervisor mode is
+# to be tested here.  On a PVM host (where --backend pvm-native runs) a
+# program's ring 0 would be emulated, too slow and without SSE to run
+# one: no, and SUPERVISOR_WHY says so.  Anywhere else yes, so a launcher
+# that cannot run it fails the tests rather than skipping them.
+supervisor_host() {
+	SUPERVISOR_WHY=
+	if timeout -k 5 60 "$1" exec --backend pvm-native "${@:2}" > /dev/null 2>&1; then
+		SUPERVISOR_WHY="this host's KVM is PVM, whose ring 0 is emulated: supervisor mode needs VT-x/SVM"
+		return 1
+	fi
+}

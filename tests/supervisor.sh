@@ -3,8 +3,8 @@
 # libdune's ring-0 calls (tests/dune/ring0.c prints one line per check)
 # and the plugin sandbox of images/examples/plugin-sandbox, with a
 # well-behaved plugin and hostile ones: each hostile act must be stopped
-# or denied, and reported.  Hosts whose KVM cannot run a program in ring
-# 0 natively (PVM) refuse --supervisor: the cases are skipped, saying so.
+# or denied, and reported.  On PVM hosts, whose ring 0 is emulated, the
+# cases are skipped, saying so (supervisor_host in lib.sh).
 set -u
 B=${1:-build}
 cd "$(dirname "$0")/.."
@@ -22,8 +22,8 @@ make -s "$B/dunerun" "$B/libdune.a" "$IMG" &&
 	musl-gcc -static -O2 -Wall -Wextra -Iinclude tests/dune/ring0.c "$B/libdune.a" -o "$T/ring0" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 
-if ! "$DR" exec --supervisor "$B/progs/busybox" true 2> "$T/why"; then
-	echo "SKIP supervisor mode: $(cat "$T/why")"
+if ! supervisor_host "$DR" "$B/progs/busybox" true; then
+	echo "SKIP supervisor mode: $SUPERVISOR_WHY"
 	echo "0 passed, 0 failed, 1 skipped"
 	exit 0
 fi
@@ -63,7 +63,7 @@ verdict $ok ring0-hostile-launcher-survives "status $st, status file: $(cat "$T/
 while read -r act want pat; do
 	# (In a subshell, whose stderr drops bash's own "Segmentation fault".)
 	(timeout -k 5 60 "$DR" exec --supervisor --timeout 5s --status-json "$T/status.json" \
-		"$T/ring0" act "$act" < /dev/null > "$T/out" 2> "$T/err") 2> /dev/null
+		"$T/ring0" act "$act" < /dev/null > "$T/out" 2> "$T/err"; exit $?) 2> /dev/null
 	st=$?
 	ok=0
 	[ "$st" = "$want" ] && grep -Eq "$pat" "$T/err" && grep -q '"status": *'"$want" "$T/status.json" && ok=1

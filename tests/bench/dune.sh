@@ -6,7 +6,9 @@
 #   collect and of the writes before it, for heaps of 64 MiB to 1 GiB
 #   with 1, 10 and 50% of the pages written each cycle; natively with
 #   mprotect, soft-dirty and pagemap-scan, under dunerun with libdune's
-#   dirty bits and with mprotect (signals served by dunerun).
+#   dirty bits and with mprotect (signals served by dunerun), and in
+#   supervisor mode (VT-x/SVM hosts) with the bits read and cleared by
+#   the program itself (ring0).
 #
 #   Appel and Li's primitives (tests/bench/appel.c): a protection fault
 #   delivered to a handler, protect and unprotect, and a syscall from
@@ -28,7 +30,7 @@ dn_cc tests/bench/appel.c "$B/libdune.a" -o "$D/appel"
 # this per cycle is skipped: at 0.2-1 ms a fault there, 256 MiB with 50%
 # written (32768 faults) takes 20-30 s a cycle, 1 GiB with 50% minutes.
 DN_MAX_FAULTS=${DIRTY_DUNERUN_MAX_FAULTS:-30000}
-DN_HEAPS="64 256 1024"
+DN_HEAPS=${DIRTY_BENCH_HEAPS:-64 256 1024}   # fewer for a quick look
 DN_PCTS="1 10 50"
 
 # dn_run CMD...: runs one benchmark; $dn_out is its stdout, or "" with
@@ -46,6 +48,10 @@ dn_run() {
 	fi
 }
 dn_failed=0
+
+# Supervisor mode's rows (ring0) run where ring 0 is real (lib.sh).
+dn_ring0=0
+supervisor_host "$B/dunerun" "$B/progs/busybox" true && dn_ring0=1
 
 # Cycles per run: fewer for the big heaps, and fewest for mprotect
 # under dunerun, whose faults dominate this fragment's time.
@@ -79,6 +85,10 @@ dn_cell() {         # MIB PCT
 			dn_run $dr "$D/dirtybench" mprotect "$mib" "$pct" "$(dn_reps "$mib" mprotect-dunerun)"
 		fi
 		labels+=("mprotect (dunerun $be)") lines+=("${dn_out:-$dn_why}")
+		if [ "$dn_ring0" = 1 ]; then
+			dn_run $dr --supervisor "$D/dirtybench" ring0 "$mib" "$pct" "$(dn_reps "$mib" dune)"
+			labels+=("ring0 (dunerun $be)") lines+=("${dn_out:-$dn_why}")
+		fi
 	done
 	for i in "${!labels[@]}"; do
 		awk -v mib="$mib" -v pct="$pct" -v lab="${labels[$i]}" -v l="${lines[$i]}" -v best="$best" \
@@ -127,14 +137,11 @@ for be in $backends; do
 	# Faults cost tens of microseconds under dunerun: fewer rounds.
 	dn_appel "dune-$be" "$B/dunerun" exec --backend "$be" --timeout 5m "$D/appel" -n 10 -r "$R" dune
 	dn_appel "signals-$be" "$B/dunerun" exec --backend "$be" --timeout 5m "$D/appel" -n 10 -r "$R" native
-	# Supervisor mode, where the host's ring 0 is real (VT-x/SVM; a
-	# pvm-native backend means a PVM host, whose ring 0 is emulated).
-	if [[ " $backends " == *" pvm-native "* ]]; then
-		dn_app[ring0-$be/why]="n/a: a PVM host's ring 0 is emulated; supervisor mode needs VT-x/SVM"
-	elif "$B/dunerun" exec --backend "$be" --supervisor "$B/progs/busybox" true 2> "$D/dn.err"; then
+	# Supervisor mode, where the host's ring 0 is real (VT-x/SVM).
+	if [ "$dn_ring0" = 1 ]; then
 		dn_appel "ring0-$be" "$B/dunerun" exec --backend "$be" --supervisor --timeout 5m "$D/appel" -r "$R" ring0
 	else
-		dn_app[ring0-$be/why]="n/a: $(head -n 1 "$D/dn.err" | sed 's/^dunerun: //')"
+		dn_app[ring0-$be/why]="n/a: $SUPERVISOR_WHY"
 	fi
 done
 echo
@@ -189,6 +196,10 @@ for be in $backends; do
 	for m in dune mprotect; do
 		dn_gc "$m (dunerun $be)" "$B/dunerun" exec --backend "$be" --timeout 5m "$D/dirtygc" -m "$m"
 	done
+	if [ "$dn_ring0" = 1 ]; then
+		dn_gc "ring0 (dunerun $be)" "$B/dunerun" exec --backend "$be" --supervisor --timeout 5m \
+			"$D/dirtygc" -m ring0
+	fi
 done
 
 # The plot in docs/benchmarks.md, where gnuplot is installed.

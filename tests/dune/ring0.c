@@ -82,6 +82,35 @@ static void syscalls_and_faults(void)
 	      "a write to a read-only page faults to the handler (CR0.WP), which allows it");
 }
 
+/* A written 2 MiB page counts as its 512 pages; collecting part of it
+ * leaves its bit for the rest. */
+static void dirty_huge_page(void)
+{
+	char *buf = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *huge = (char *)(((uint64_t)buf + (2 << 20)) & ~((2UL << 20) - 1));
+	uint64_t bm[8];
+
+	huge[0] = 1;                            /* mapped as one 2 MiB page */
+	if (dune_pte_rw(dune_root_current(), huge, 0)) {
+		check(0, "a 2 MiB page to collect (got 4 KiB pages)");
+		return;
+	}
+	long part = dune_collect_bits(dune_root_current(), huge + (4 << 12), 4 << 12, DUNE_PTE_D, bm);
+	check(part == 4 && bm[0] == 15, "part of a written 2 MiB page: its pages in range, all of them");
+	long whole = dune_collect_bits(dune_root_current(), huge, 2 << 20, DUNE_PTE_D, bm);
+	int all = 1;
+	for (int i = 0; i < 8; i++)
+		all &= bm[i] == ~0ULL;
+	check(whole == 512 && all, "the whole 2 MiB page after that: still dirty, 512 pages");
+	dune_flush_all();
+	check(dune_collect_bits(dune_root_current(), huge, 2 << 20, DUNE_PTE_D, bm) == 0,
+	      "and clean once collected whole");
+	huge[4096 * 7] = 2;
+	dune_collect_bits(dune_root_current(), huge, 2 << 20, DUNE_PTE_D, bm);
+	check(bm[0] == ~0ULL, "written again: dirty again (the flush let the CPU set D)");
+	munmap(buf, 8 << 20);
+}
+
 static void own_page_tables(void)
 {
 	char *buf = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -247,6 +276,7 @@ int main(int argc, char **argv)
 		check(dune_init() == 0, "dune_init under dunerun --supervisor");
 		syscalls_and_faults();
 		own_page_tables();
+		dirty_huge_page();
 		user_context();
 	}
 	printf("%d passed, %d failed\n", passed, failed);

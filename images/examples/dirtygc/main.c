@@ -411,7 +411,7 @@ static void build(struct mutator *m)
 
 static void usage(void)
 {
-	fputs("usage: dirtygc [-m mprotect|soft-dirty|pagemap-scan|dune] [-s SEED] [-c CYCLES]"
+	fputs("usage: dirtygc [-m mprotect|soft-dirty|pagemap-scan|dune|ring0] [-s SEED] [-c CYCLES]"
 	      " [-h HEAP_MIB] [-v] [-B]\n", stderr);
 	exit(2);
 }
@@ -431,9 +431,11 @@ static struct gc_heap *open_heap(size_t bytes, int method, int flags)
 	struct gc_heap *h = gc_open(bytes, method, flags);
 	if (h)
 		return h;
-	if (method == TRACK_DUNE && errno == ENOSYS)
-		fprintf(stderr, "dirtygc: method dune: dune_init: %s (run under dunerun)\n",
-		        strerror(errno));
+	if ((method == TRACK_DUNE || method == TRACK_RING0) && errno == ENOSYS)
+		fprintf(stderr, "dirtygc: method %s: dune_init: %s (run under dunerun)\n",
+		        track_name(method), strerror(errno));
+	else if (method == TRACK_RING0 && errno == EPERM)
+		fprintf(stderr, "dirtygc: method ring0: needs ring 0 (dunerun exec --supervisor)\n");
 	else
 		fprintf(stderr, "dirtygc: method %s: %s\n", track_name(method), strerror(errno));
 	exit(2);

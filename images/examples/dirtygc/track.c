@@ -72,6 +72,7 @@ static const char *const names[TRACK_NMETHODS] = {
 	[TRACK_SOFTDIRTY] = "soft-dirty",
 	[TRACK_PAGEMAP_SCAN] = "pagemap-scan",
 	[TRACK_DUNE] = "dune",
+	[TRACK_RING0] = "ring0",
 };
 
 const char *track_name(enum track_method m)
@@ -371,6 +372,48 @@ static long dune_collect(struct tracker *t, uint64_t *bitmap)
 	return dune_collect_dirty((void *)t->base, t->len, bitmap);
 }
 
+/* ---- ring0: the dirty bits themselves ---------------------------------- */
+
+/* Every page of the heap gets a 4 KiB entry of its own, or a written
+ * 2 MiB page would count as 512: each page is touched (a read, so the
+ * heap is committed now), then one launcher collect splits the 2 MiB
+ * pages that made (as it does on a range's first collect). */
+static int ring0_open(struct tracker *t)
+{
+	int r = dune_init();
+
+	if (r < 0)
+		return r;
+	if (!dune_in_ring0())
+		return -EPERM;
+	for (uintptr_t a = t->base; a < t->base + t->len; a += PG)
+		(void)*(volatile const char *)a;
+	uint64_t *scratch = calloc(t->nwords, 8);
+	if (!scratch)
+		return -ENOMEM;
+	long n = dune_collect_dirty((void *)t->base, t->len, scratch);
+	free(scratch);
+	return n < 0 ? (int)n : 0;
+}
+
+/* The TLB may hold a page's translation as already dirty, and the CPU
+ * sets D again only when it walks the table: each page cleared is
+ * flushed (all at once, past a few). */
+static long ring0_collect(struct tracker *t, uint64_t *bitmap)
+{
+	long n = dune_collect_bits(dune_root_current(), (void *)t->base, t->len,
+				   DUNE_PTE_D, bitmap);
+
+	if (n > 32) {
+		dune_flush_all();
+	} else if (n > 0) {
+		for (size_t i = 0; i < t->npages; i++)
+			if (bitmap[i / 64] >> (i % 64) & 1)
+				dune_flush_one((void *)(t->base + i * PG));
+	}
+	return n;
+}
+
 /* ---- the interface ---------------------------------------------------- */
 
 static long collect(struct tracker *t, uint64_t *bitmap)
@@ -380,6 +423,7 @@ static long collect(struct tracker *t, uint64_t *bitmap)
 	case TRACK_SOFTDIRTY: return softdirty_collect(t, bitmap);
 	case TRACK_PAGEMAP_SCAN: return scan_collect(t, bitmap);
 	case TRACK_DUNE: return dune_collect(t, bitmap);
+	case TRACK_RING0: return ring0_collect(t, bitmap);
 	default: return -EINVAL;
 	}
 }
@@ -399,6 +443,7 @@ static int open_method(struct tracker *t)
 	case TRACK_SOFTDIRTY: return softdirty_open(t);
 	case TRACK_PAGEMAP_SCAN: return scan_open(t);
 	case TRACK_DUNE: return dune_open(t);
+	case TRACK_RING0: return ring0_open(t);
 	default: return -EINVAL;
 	}
 }

@@ -1,5 +1,5 @@
 /*
- * track: find the pages of a heap written since the last look, four
+ * track: find the pages of a heap written since the last look, five
  * ways, for the collector (gc.c) and for `make bench`.
  *
  *   mprotect      write-protect the heap; a SIGSEGV handler records the
@@ -9,6 +9,9 @@
  *   pagemap-scan  userfaultfd write-protect plus the PAGEMAP_SCAN ioctl
  *                 (PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC), Linux 6.7
  *   dune          dunerun's dirty-bit call (include/dune.h)
+ *   ring0         the dirty bits themselves, read and cleared with plain
+ *                 loads and stores, then a TLB flush: Dune's own way, for
+ *                 a collector in ring 0 (dunerun exec --supervisor)
  *
  * Only one tracker may be open at a time (the mprotect method owns the
  * process's SIGSEGV handler).
@@ -19,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum track_method { TRACK_MPROTECT, TRACK_SOFTDIRTY, TRACK_PAGEMAP_SCAN, TRACK_DUNE, TRACK_NMETHODS };
+enum track_method {
+	TRACK_MPROTECT, TRACK_SOFTDIRTY, TRACK_PAGEMAP_SCAN, TRACK_DUNE, TRACK_RING0, TRACK_NMETHODS
+};
 
 struct tracker;
 
