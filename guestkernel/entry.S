@@ -357,7 +357,19 @@ page_leaf:
 	mov \off(%rsp), %rax
 	mov %rax, \field(%r8)
 .endm
-/* Drops CR2 and restores what PF_UPCALL saved. */
+/* Saves what the upcall routines use, then CR2 (the macro cr2 loads it
+ * into rdi; without one the slot holds rdi again). */
+.macro UP_SAVE cr2=
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	\cr2
+	push %rdi
+.endm
+/* Drops CR2 and restores what UP_SAVE saved. */
 .macro UP_RESTORE
 	add $8, %rsp
 	pop %r8
@@ -380,6 +392,58 @@ page_leaf:
 #define HW_CS    (UP_SAVED + 16)
 #define HW_FLAGS (UP_SAVED + 24)
 #define HW_RSP   (UP_SAVED + 32)
+/* With the words saved as above and `extra` bytes more between them and
+ * the hardware frame: r8 = the struct dune_tf's place below the red zone
+ * of the program's stack, filled but for vector and addr; or a jump to
+ * fail when that place is not mapped user-writable. */
+.macro UP_FRAME extra, root, fail
+	mov HW_RSP+\extra(%rsp), %rsi
+	lea -(128 + 16 + DUNE_TF_SIZE)(%rsi), %r8
+	and $-16, %r8
+	cmp %rsi, %r8
+	jae \fail                       /* wrapped */
+	cmp $0x10000, %r8
+	jb \fail
+	movabs $USER_VA_END, %rax
+	cmp %rax, %rsi
+	ja \fail
+	mov %r8, %rdi
+	USER_WRITABLE \root
+	jne \fail
+	lea DUNE_TF_SIZE - 1(%r8), %rdi
+	USER_WRITABLE \root
+	jne \fail
+	TF_FROM UP_RAX, TF_RAX
+	mov %rbx, TF_RBX(%r8)
+	TF_FROM UP_RCX, TF_RCX
+	TF_FROM UP_RDX, TF_RDX
+	TF_FROM UP_RSI, TF_RSI
+	TF_FROM UP_RDI, TF_RDI
+	mov %rbp, TF_RBP(%r8)
+	TF_FROM HW_RSP+\extra, TF_RSP
+	TF_FROM UP_R8, TF_R8
+	mov %r9, TF_R9(%r8)
+	mov %r10, TF_R10(%r8)
+	mov %r11, TF_R11(%r8)
+	mov %r12, TF_R12(%r8)
+	mov %r13, TF_R13(%r8)
+	mov %r14, TF_R14(%r8)
+	mov %r15, TF_R15(%r8)
+	TF_FROM HW_RIP+\extra, TF_RIP
+	TF_FROM HW_FLAGS+\extra, TF_RFLAGS
+	TF_FROM HW_ERR+\extra, TF_ERR
+.endm
+
+/* Points the hardware frame into the entry (a memory operand) with
+ * rdi = rsp = the frame at r8, TF and DF clear. */
+.macro UP_ENTER extra, entry
+	mov \entry, %rax
+	mov %rax, HW_RIP+\extra(%rsp)
+	mov %r8, HW_RSP+\extra(%rsp)
+	andq $~0x500, HW_FLAGS+\extra(%rsp)
+	mov %r8, UP_RDI(%rsp)
+.endm
+
 .macro PF_UPCALL p, ring, root, cr2
 	testb $3, 16(%rsp)
 	.if \ring == 3
@@ -387,14 +451,7 @@ page_leaf:
 	.else
 	jnz \p\()_page_fault_exit
 	.endif
-	push %rax
-	push %rcx
-	push %rdx
-	push %rsi
-	push %rdi
-	push %r8
-	\cr2
-	push %rdi
+	UP_SAVE \cr2
 	mov HW_RIP(%rsp), %rax
 	cmp GVA_KCB + KCB_TRAP_PF, %rax
 	je 9f                           /* the entry itself faulting */
@@ -422,49 +479,10 @@ page_leaf:
 	jz 9f
 	bt $63, %rax
 	jnc 9f                          /* allowed after all: stale */
-5:	mov HW_RSP(%rsp), %rsi
-	lea -(128 + 16 + DUNE_TF_SIZE)(%rsi), %r8
-	and $-16, %r8
-	cmp %rsi, %r8
-	jae 9f                          /* wrapped */
-	cmp $0x10000, %r8
-	jb 9f
-	movabs $USER_VA_END, %rax
-	cmp %rax, %rsi
-	ja 9f
-	mov %r8, %rdi
-	USER_WRITABLE \root
-	jne 9f
-	lea DUNE_TF_SIZE - 1(%r8), %rdi
-	USER_WRITABLE \root
-	jne 9f
-	TF_FROM UP_RAX, TF_RAX
-	mov %rbx, TF_RBX(%r8)
-	TF_FROM UP_RCX, TF_RCX
-	TF_FROM UP_RDX, TF_RDX
-	TF_FROM UP_RSI, TF_RSI
-	TF_FROM UP_RDI, TF_RDI
-	mov %rbp, TF_RBP(%r8)
-	TF_FROM HW_RSP, TF_RSP
-	TF_FROM UP_R8, TF_R8
-	mov %r9, TF_R9(%r8)
-	mov %r10, TF_R10(%r8)
-	mov %r11, TF_R11(%r8)
-	mov %r12, TF_R12(%r8)
-	mov %r13, TF_R13(%r8)
-	mov %r14, TF_R14(%r8)
-	mov %r15, TF_R15(%r8)
-	TF_FROM HW_RIP, TF_RIP
-	TF_FROM HW_FLAGS, TF_RFLAGS
+5:	UP_FRAME 0, \root, 9f
 	movq $14, TF_VECTOR(%r8)
-	TF_FROM HW_ERR, TF_ERR
 	TF_FROM UP_CR2, TF_ADDR
-	/* Into the entry with rdi = rsp = the frame, TF and DF clear. */
-	mov GVA_KCB + KCB_TRAP_PF, %rax
-	mov %rax, HW_RIP(%rsp)
-	mov %r8, HW_RSP(%rsp)
-	andq $~0x500, HW_FLAGS(%rsp)
-	mov %r8, UP_RDI(%rsp)
+	UP_ENTER 0, GVA_KCB + KCB_TRAP_PF
 	UP_RESTORE
 	jmp \p\()exception_return
 9:	UP_RESTORE
@@ -497,6 +515,13 @@ page_leaf:
 	cmpq $0, GVA_KCB + KCB_TRAP_PF
 	jne ring0_trap_upcall
 svec_page_fault_exit:
+	.elseif \n < 32 && \n != 2 && \n != 8 && \n != 18
+	btq $\n, GVA_KCB + KCB_TRAP_VECTORS
+	jnc 2f
+	pushq $\n
+	call ring0_trap_vector          /* returns only if it could not */
+	add $8, %rsp
+2:
 	.endif
 .endm
 	TRAP_STUBS svec, iretq
@@ -516,6 +541,32 @@ svec_page_fault_exit:
 .endm
 ring0_trap_upcall:
 	PF_UPCALL svec, 0, RING0_ROOT, RING0_CR2
+
+/* Any other vector the ring-0 program asked dune_trap for (#UD, #BP,
+ * #DE...), from its own code: the same frame at the same place as the
+ * launcher's trap_upcall, without an exit.  Called from the stub's hook
+ * with the vector pushed over the error code; returns when it cannot
+ * deliver (the exit then takes it). */
+#define TV_EXTRA 16                     /* the return address and the vector */
+ring0_trap_vector:
+	testb $3, HW_CS - UP_SAVED + TV_EXTRA(%rsp)
+	jnz 1f                          /* not from ring 0 */
+	UP_SAVE                         /* the CR2 slot unused */
+	mov HW_RIP+TV_EXTRA(%rsp), %rax
+	cmp GVA_KCB + KCB_TRAP_ENTRY, %rax
+	je 9f                           /* the entry itself faulting */
+	movabs $GVA_ENTRY, %rcx
+	cmp %rcx, %rax
+	jae 9f                          /* the supervisor's own */
+	UP_FRAME TV_EXTRA, RING0_ROOT, 9f
+	TF_FROM UP_SAVED + 8, TF_VECTOR
+	movq $0, TF_ADDR(%r8)
+	UP_ENTER TV_EXTRA, GVA_KCB + KCB_TRAP_ENTRY
+	UP_RESTORE
+	add $TV_EXTRA, %rsp
+	jmp svecexception_return
+9:	UP_RESTORE
+1:	ret
 
 /* Vector 32: the launcher's interrupt, when it has a signal for the
  * program while its user context runs.  Elsewhere it is ignored. */

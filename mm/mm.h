@@ -107,9 +107,10 @@ long mm_dune_window(struct mm *mm);
  * bits that the caller zeroed.  Returns the pages found or -errno. */
 long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64_t *bitmap);
 
-/* Where a supervisor that can deliver page faults to the program's
- * dune_trap handler itself sends them (KCB_TRAP_PF), or 0. */
-void mm_set_trap_pf(struct mm *mm, uint64_t entry);
+/* The program's dune_trap entry and vectors, for a supervisor that can
+ * deliver them itself (KCB_TRAP_PF, KCB_TRAP_ENTRY, KCB_TRAP_VECTORS);
+ * entry 0: none. */
+void mm_set_trap(struct mm *mm, uint64_t entry, uint64_t vectors);
 
 /* --- Faults --- */
 

@@ -704,7 +704,11 @@ long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64
 	return n < 0 ? -ENOMEM : n;
 }
 
-void mm_set_trap_pf(struct mm *mm, uint64_t entry)
+void mm_set_trap(struct mm *mm, uint64_t entry, uint64_t vectors)
 {
-	__atomic_store_n(&mm->kcb->trap_pf, entry, __ATOMIC_RELEASE);
+	/* Written while the program waits in dune_trap: no stub reads them. */
+	__atomic_store_n(&mm->kcb->trap_entry, entry, __ATOMIC_RELEASE);
+	__atomic_store_n(&mm->kcb->trap_vectors, entry ? vectors : 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&mm->kcb->trap_pf, entry && (vectors >> 14 & 1) ? entry : 0,
+			 __ATOMIC_RELEASE);
 }

@@ -95,6 +95,6 @@ long sys_dune_trap(struct proc *p, const uint64_t *a)
 		return -EFAULT;
 	p->dune_trap_entry = a[0];
 	p->dune_trap_vectors = a[0] ? a[1] : 0;
-	mm_set_trap_pf(p->mm, p->dune_trap_vectors >> 14 & 1 ? a[0] : 0);
+	mm_set_trap(p->mm, p->dune_trap_entry, p->dune_trap_vectors);
 	return 0;
 }

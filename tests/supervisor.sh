@@ -48,6 +48,17 @@ e4=$(appel_exits 4)
 verdict $([ -n "$e2" ] && [ -n "$e4" ] && [ $((e4 - e2)) -lt 100 ] && echo 1 || echo 0) appel-ring0-faults-without-exits \
 	"2 rounds: ${e2:-?} exits, 4 rounds: ${e4:-?} exits (1,000 faults more):"
 
+# Other vectors too: 1,000 more #UDs, each skipped by the handler, add
+# almost no exits.
+ud_exits() {        # N: runs ring0 ud N, "exits" or empty
+	timeout -k 5 120 "$DR" exec --supervisor --stats "$T/ring0" ud "$1" > "$T/out" 2> "$T/err" &&
+		grep -qx "$1 traps" "$T/out" && sed -n 's/^dunerun: \([0-9]*\) exits;.*/\1/p' "$T/err"
+}
+u1=$(ud_exits 10)
+u2=$(ud_exits 1010)
+verdict $([ -n "$u1" ] && [ -n "$u2" ] && [ $((u2 - u1)) -lt 100 ] && echo 1 || echo 0) ring0-ud-without-exits \
+	"10 #UDs: ${u1:-?} exits, 1,010: ${u2:-?} exits:"
+
 # A program in ring 0 that corrupts the supervisor's control block and
 # its own page tables: whatever happens to it, the launcher ends the run
 # itself and reports it.

@@ -222,6 +222,11 @@
 #define KCB_DUNE_USER   0x50    /* u64 */
 #define KCB_DUNE_HOST_CR3 0x58  /* u64 */
 #define KCB_DUNE_SCRATCH 0x60   /* u64 */
+/* dune_trap's entry and vectors (bit N: vector N), for the supervisor
+ * mode's stubs, which deliver the ones a ring-0 program takes itself,
+ * without an exit (entry.S, ring0_trap_vector); 0 when none. */
+#define KCB_TRAP_ENTRY  0x68    /* u64 */
+#define KCB_TRAP_VECTORS 0x70   /* u64 */
 #define KCB_UPDATES     0x80    /* { u64 kva, count, va, step; } [KCB_MAX_UPDATES]:
 				   runs of entries, kva in GVA_DIRECT; entry i
 				   maps va + i * step (step 0: unknown) */
@@ -313,7 +318,8 @@ struct kcb {
 	uint64_t trap_pf;
 	uint64_t supervisor;
 	uint64_t dune_user, dune_host_cr3, dune_scratch;
-	uint64_t pad1[3];
+	uint64_t trap_entry, trap_vectors;
+	uint64_t pad1;
 	struct { uint64_t kva, count, va, step; } update[KCB_MAX_UPDATES];
 };
 
@@ -336,6 +342,7 @@ _Static_assert(__builtin_offsetof(struct kcb, gs_base) == KCB_GS_BASE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, trap_pf) == KCB_TRAP_PF, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, supervisor) == KCB_SUPERVISOR, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, dune_scratch) == KCB_DUNE_SCRATCH, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, trap_vectors) == KCB_TRAP_VECTORS, "abi");
 _Static_assert(sizeof(struct kcb) <= KCB_SIZE, "abi");
 #endif
 

@@ -264,6 +264,15 @@ int main(int argc, char **argv)
 		hostile();
 		return 0;
 	}
+	if (argc > 2 && !strcmp(argv[1], "ud")) {      /* N #UDs to the handler */
+		long n = atol(argv[2]);
+		if (dune_init() < 0 || dune_trap(on_trap, 1 << 6) < 0)
+			return 1;
+		for (long i = 0; i < n; i++)
+			__asm__ volatile("ud2");
+		printf("%d traps\n", traps);
+		return traps != n;
+	}
 	if (argc > 2 && !strcmp(argv[1], "act")) {
 		setvbuf(stdout, NULL, _IONBF, 0);
 		hostile_act(argv[2]);

@@ -193,7 +193,7 @@ long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64
 	return -ENOSYS;
 }
 
-void mm_set_trap_pf(struct mm *mm, uint64_t entry)
+void mm_set_trap(struct mm *mm, uint64_t entry, uint64_t vectors)
 {
-	(void)mm; (void)entry;
+	(void)mm; (void)entry; (void)vectors;
 }
