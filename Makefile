@@ -72,13 +72,13 @@ $(B)/dunerun: $(OBJS)
 DUNE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Iinclude -Iloader \
                -Delf_parse=dune__elf_parse -Dstack_build=dune__stack_build
 DUNE_OBJS := $(addprefix $(B)/obj/dune/,dune.o ring0.o trap.o elf.o stack.o)
-$(B)/obj/dune/%.o: dune/%.c include/dune.h include/dunerun/abi.h loader/loader.h
+$(B)/obj/dune/%.o: dune/%.c include/dune.h include/dunerun/abi.h loader/loader.h $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(DUNE_CFLAGS) -c $< -o $@
-$(B)/obj/dune/%.o: loader/%.c loader/loader.h
+$(B)/obj/dune/%.o: loader/%.c loader/loader.h $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(DUNE_CFLAGS) -c $< -o $@
-$(B)/obj/dune/trap.o: dune/trap.S include/dunerun/abi.h
+$(B)/obj/dune/trap.o: dune/trap.S include/dunerun/abi.h $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude -c $< -o $@
 $(B)/libdune.a: $(DUNE_OBJS)
