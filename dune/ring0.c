@@ -316,19 +316,21 @@ long dune_collect_bits(dune_root_t root, const void *va, size_t len, uint64_t bi
 			run = n - i;
 		int whole;
 		uint64_t *pde = pde_of(root, v, &whole);
-		if (pde && (*pde & DUNE_PTE_P) && (*pde & DUNE_PTE_PS)) {
+		if (!pde || !(*pde & DUNE_PTE_P)) {
+			/* nothing mapped: clean */
+		} else if (*pde & DUNE_PTE_PS) {
 			if (*pde & bit) {
 				set_bits(bitmap, i, run);
 				found += run;
 				if (run == 512 && !whole)
 					*pde &= ~bit;
 			}
-		} else if (pde && (*pde & DUNE_PTE_P)) {
+		} else {
 			uint64_t *pt = phys(*pde & DUNE_PTE_ADDR) + first;
 			for (size_t k = 0; k < run; k++)
 				if ((pt[k] & DUNE_PTE_P) && (pt[k] & bit)) {
 					pt[k] &= ~bit;
-					bitmap[(i + k) / 64] |= 1ULL << ((i + k) % 64);
+					set_bits(bitmap, i + k, 1);
 					found++;
 				}
 		}

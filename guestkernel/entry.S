@@ -434,10 +434,10 @@ page_leaf:
 	TF_FROM HW_ERR+\extra, TF_ERR
 .endm
 
-/* Points the hardware frame into the entry (a memory operand) with
- * rdi = rsp = the frame at r8, TF and DF clear. */
-.macro UP_ENTER extra, entry
-	mov \entry, %rax
+/* Points the hardware frame into dune_trap's entry with rdi = rsp = the
+ * frame at r8, TF and DF clear. */
+.macro UP_ENTER extra
+	mov GVA_KCB + KCB_TRAP_ENTRY, %rax
 	mov %rax, HW_RIP+\extra(%rsp)
 	mov %r8, HW_RSP+\extra(%rsp)
 	andq $~0x500, HW_FLAGS+\extra(%rsp)
@@ -453,7 +453,7 @@ page_leaf:
 	.endif
 	UP_SAVE \cr2
 	mov HW_RIP(%rsp), %rax
-	cmp GVA_KCB + KCB_TRAP_PF, %rax
+	cmp GVA_KCB + KCB_TRAP_ENTRY, %rax
 	je 9f                           /* the entry itself faulting */
 	.if \ring == 0
 	movabs $GVA_ENTRY, %rcx
@@ -482,7 +482,7 @@ page_leaf:
 5:	UP_FRAME 0, \root, 9f
 	movq $14, TF_VECTOR(%r8)
 	TF_FROM UP_CR2, TF_ADDR
-	UP_ENTER 0, GVA_KCB + KCB_TRAP_PF
+	UP_ENTER 0
 	UP_RESTORE
 	jmp \p\()exception_return
 9:	UP_RESTORE
@@ -512,8 +512,8 @@ page_leaf:
 	jmp dune_user_exit
 1:
 	.if \n == 14
-	cmpq $0, GVA_KCB + KCB_TRAP_PF
-	jne ring0_trap_upcall
+	btq $14, GVA_KCB + KCB_TRAP_VECTORS
+	jc ring0_trap_upcall
 svec_page_fault_exit:
 	.elseif \n < 32 && \n != 2 && \n != 8 && \n != 18
 	btq $\n, GVA_KCB + KCB_TRAP_VECTORS
@@ -561,7 +561,7 @@ ring0_trap_vector:
 	UP_FRAME TV_EXTRA, RING0_ROOT, 9f
 	TF_FROM UP_SAVED + 8, TF_VECTOR
 	movq $0, TF_ADDR(%r8)
-	UP_ENTER TV_EXTRA, GVA_KCB + KCB_TRAP_ENTRY
+	UP_ENTER TV_EXTRA
 	UP_RESTORE
 	add $TV_EXTRA, %rsp
 	jmp svecexception_return

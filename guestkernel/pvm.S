@@ -77,8 +77,8 @@ pvm_load_segments:
  * it can (pvm_trap_upcall), else to the host like every exception. */
 .macro pvec_hook n
 	.if \n == 14
-	cmpq $0, GVA_KCB + KCB_TRAP_PF
-	jne pvm_trap_upcall
+	btq $14, GVA_KCB + KCB_TRAP_VECTORS
+	jc pvm_trap_upcall
 pvec_page_fault_exit:
 	.endif
 .endm

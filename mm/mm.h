@@ -107,9 +107,8 @@ long mm_dune_window(struct mm *mm);
  * bits that the caller zeroed.  Returns the pages found or -errno. */
 long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64_t *bitmap);
 
-/* The program's dune_trap entry and vectors, for a supervisor that can
- * deliver them itself (KCB_TRAP_PF, KCB_TRAP_ENTRY, KCB_TRAP_VECTORS);
- * entry 0: none. */
+/* The program's dune_trap entry and vectors (0 and 0: none), for a
+ * supervisor that can deliver them itself (KCB_TRAP_ENTRY and _VECTORS). */
 void mm_set_trap(struct mm *mm, uint64_t entry, uint64_t vectors);
 
 /* --- Faults --- */

@@ -708,7 +708,5 @@ void mm_set_trap(struct mm *mm, uint64_t entry, uint64_t vectors)
 {
 	/* Written while the program waits in dune_trap: no stub reads them. */
 	__atomic_store_n(&mm->kcb->trap_entry, entry, __ATOMIC_RELEASE);
-	__atomic_store_n(&mm->kcb->trap_vectors, entry ? vectors : 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&mm->kcb->trap_pf, entry && (vectors >> 14 & 1) ? entry : 0,
-			 __ATOMIC_RELEASE);
+	__atomic_store_n(&mm->kcb->trap_vectors, vectors, __ATOMIC_RELEASE);
 }

@@ -37,27 +37,47 @@ api ring3 "$DR" exec "$T/ring0" ring3
 # faults, 2,000 more syscalls) add almost no exits.
 musl-gcc -static -O2 -Iinclude tests/bench/appel.c "$B/libdune.a" -o "$T/appel" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
-appel_exits() {     # ROUNDS: runs appel, "exits" or empty
-	timeout -k 5 300 "$DR" exec --supervisor --stats "$T/appel" -n "$1" -r 1 ring0 > "$T/out" 2> "$T/err" &&
-		[ "$(grep -Ec '^(trap|prot1|protN|appel1|appel2|syscall) [0-9]+ [0-9]+$' "$T/out")" = 6 ] &&
+# exits_after ARGS...: runs `dunerun exec --supervisor --stats ARGS`;
+# prints its VM exits if it ended with status 0 (its stdout in $T/out).
+exits_after() {
+	timeout -k 5 300 "$DR" exec --supervisor --stats "$@" > "$T/out" 2> "$T/err" &&
 		sed -n 's/^dunerun: \([0-9]*\) exits;.*/\1/p' "$T/err"
 }
-e2=$(appel_exits 2)
+appel_rows() { [ "$(grep -Ec '^(trap|prot1|protN|appel1|appel2|syscall) [0-9]+ [0-9]+$' "$T/out")" = 6 ]; }
+e2=$(exits_after "$T/appel" -n 2 -r 1 ring0 && appel_rows)
 verdict $([ -n "$e2" ] && echo 1 || echo 0) appel-ring0-checks "6 rows of figures and status 0 wanted:"
-e4=$(appel_exits 4)
+e4=$(exits_after "$T/appel" -n 4 -r 1 ring0 && appel_rows)
 verdict $([ -n "$e2" ] && [ -n "$e4" ] && [ $((e4 - e2)) -lt 100 ] && echo 1 || echo 0) appel-ring0-faults-without-exits \
 	"2 rounds: ${e2:-?} exits, 4 rounds: ${e4:-?} exits (1,000 faults more):"
 
 # Other vectors too: 1,000 more #UDs, each skipped by the handler, add
 # almost no exits.
-ud_exits() {        # N: runs ring0 ud N, "exits" or empty
-	timeout -k 5 120 "$DR" exec --supervisor --stats "$T/ring0" ud "$1" > "$T/out" 2> "$T/err" &&
-		grep -qx "$1 traps" "$T/out" && sed -n 's/^dunerun: \([0-9]*\) exits;.*/\1/p' "$T/err"
-}
-u1=$(ud_exits 10)
-u2=$(ud_exits 1010)
+u1=$(exits_after "$T/ring0" ud 10 && grep -qx "10 traps" "$T/out")
+u2=$(exits_after "$T/ring0" ud 1010 && grep -qx "1010 traps" "$T/out")
 verdict $([ -n "$u1" ] && [ -n "$u2" ] && [ $((u2 - u1)) -lt 100 ] && echo 1 || echo 0) ring0-ud-without-exits \
 	"10 #UDs: ${u1:-?} exits, 1,010: ${u2:-?} exits:"
+
+# Real programs in ring 0 (their syscalls, signals, SSE, memory) end
+# exactly as natively: stdout and status.  Each runs in $T.
+X=$(cd "$B/progs" && pwd)
+ADR=$(cd "$B" && pwd)/dunerun
+printf 'x = 0\nfor i = 1, 200000 do x = x + math.sqrt(i) end\nprint(string.format("%%.3f", x))\n' > "$T/sum.lua"
+while read -r name cmd; do
+	eval "set -- $cmd"
+	(cd "$T" && exec timeout -k 5 120 "$@" < /dev/null > native.out 2> /dev/null) 2> /dev/null
+	nst=$?
+	(cd "$T" && exec timeout -k 5 300 "$ADR" exec --supervisor "$@" < /dev/null > out 2> err) 2> /dev/null
+	st=$?
+	ok=0
+	[ "$st" = "$nst" ] && [ -s "$T/out" ] && cmp -s "$T/native.out" "$T/out" && ok=1
+	verdict $ok "real-$name" "status $st (native $nst), or stdout differs from native:"
+done <<REAL
+busybox-sha256 $X/busybox sha256sum $X/busybox
+busybox-sh $X/busybox sh -c 'for i in 1 2 3; do echo \$i | $X/busybox tr 123 abc; done; exit 3'
+lua $X/lua sum.lua
+sqlite3 $X/sqlite3 :memory: 'create table t(x); insert into t values (1),(2),(3); select sum(x), group_concat(x) from t;'
+busybox-segv $X/busybox sh -c 'echo before; kill -SEGV \$\$'
+REAL
 
 # A program in ring 0 that corrupts the supervisor's control block and
 # its own page tables: whatever happens to it, the launcher ends the run

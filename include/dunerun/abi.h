@@ -208,11 +208,14 @@
 #define KCB_SEGMENTS    0x28    /* u64 */
 #define KCB_FS_BASE     0x30    /* u64 */
 #define KCB_GS_BASE     0x38    /* u64 */
-/* dune_trap's entry when it takes page faults, else 0: the native
- * backend delivers a protection fault there itself (pvm.S), without an
- * exit, when the page-table entry forbids the access (PTE_KEEP marks a
- * PROT_NONE page) and the frame's stack pages are mapped writable. */
-#define KCB_TRAP_PF     0x40    /* u64 */
+/* dune_trap's entry and vectors (bit N: vector N; 0 when none).  The
+ * supervisor delivers some itself, without an exit: the native backend a
+ * protection fault (pvm.S), when the page-table entry forbids the access
+ * (PTE_KEEP marks a PROT_NONE page) and the frame's stack pages are
+ * mapped writable; supervisor mode's stubs, for a ring-0 program, that
+ * and every other vector (entry.S, ring0_trap_vector). */
+#define KCB_TRAP_ENTRY  0x40    /* u64 */
+#define KCB_TRAP_VECTORS 0x68   /* u64 */
 /* Nonzero when the program runs in ring 0 (dunerun exec --supervisor):
  * its syscalls return to ring 0. */
 #define KCB_SUPERVISOR  0x48    /* u64 */
@@ -222,11 +225,6 @@
 #define KCB_DUNE_USER   0x50    /* u64 */
 #define KCB_DUNE_HOST_CR3 0x58  /* u64 */
 #define KCB_DUNE_SCRATCH 0x60   /* u64 */
-/* dune_trap's entry and vectors (bit N: vector N), for the supervisor
- * mode's stubs, which deliver the ones a ring-0 program takes itself,
- * without an exit (entry.S, ring0_trap_vector); 0 when none. */
-#define KCB_TRAP_ENTRY  0x68    /* u64 */
-#define KCB_TRAP_VECTORS 0x70   /* u64 */
 #define KCB_UPDATES     0x80    /* { u64 kva, count, va, step; } [KCB_MAX_UPDATES]:
 				   runs of entries, kva in GVA_DIRECT; entry i
 				   maps va + i * step (step 0: unknown) */
@@ -315,11 +313,11 @@ struct kcb {
 	uint32_t pad0;
 	uint64_t pvm_native;
 	uint64_t segments, fs_base, gs_base;
-	uint64_t trap_pf;
+	uint64_t trap_entry;
 	uint64_t supervisor;
 	uint64_t dune_user, dune_host_cr3, dune_scratch;
-	uint64_t trap_entry, trap_vectors;
-	uint64_t pad1;
+	uint64_t trap_vectors;
+	uint64_t pad1[2];
 	struct { uint64_t kva, count, va, step; } update[KCB_MAX_UPDATES];
 };
 
@@ -339,7 +337,7 @@ _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, pvm_native) == KCB_PVM_NATIVE, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, gs_base) == KCB_GS_BASE, "abi");
-_Static_assert(__builtin_offsetof(struct kcb, trap_pf) == KCB_TRAP_PF, "abi");
+_Static_assert(__builtin_offsetof(struct kcb, trap_entry) == KCB_TRAP_ENTRY, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, supervisor) == KCB_SUPERVISOR, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, dune_scratch) == KCB_DUNE_SCRATCH, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, trap_vectors) == KCB_TRAP_VECTORS, "abi");
