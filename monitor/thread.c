@@ -18,6 +18,7 @@
 struct thread_ctx {
 	struct kvm_regs regs;
 	struct kvm_xsave xs;
+	uint64_t cr3;           /* supervisor mode: its page-table root */
 };
 
 /* IF and the reserved bit 1, always set in a thread's rflags. */
@@ -30,15 +31,37 @@ static struct thread_ctx *ctx(struct vmctx *vc, int i)
 	return vc->ctx[i];
 }
 
-/* Thread i's registers are regs; its x87/SSE/AVX state the vCPU's now. */
+/* Thread i's registers are regs; its x87/SSE/AVX state the vCPU's now,
+ * and in supervisor mode its root too: a ring-0 thread keeps the root it
+ * switched to (dune_root_switch), as on a CPU of its own. */
 static int save(struct vmctx *vc, int i, const struct kvm_regs *regs)
 {
 	struct thread_ctx *c = ctx(vc, i);
+	struct kvm_sregs s;
 
 	if (!c)
 		return -1;
 	c->regs = *regs;
+	if (vc->supervisor) {
+		if (kvm_vm_get_sregs(&vc->vm, &s) < 0)
+			return -1;
+		c->cr3 = s.cr3;
+	}
 	return kvm_vm_get_xsave(&vc->vm, &c->xs);
+}
+
+/* Supervisor mode: the root a thread being loaded runs on.  The
+ * supervisor's half is the same in every root, so its stub goes on. */
+static int load_root(struct vmctx *vc, uint64_t cr3)
+{
+	struct kvm_sregs s;
+
+	if (kvm_vm_get_sregs(&vc->vm, &s) < 0)
+		return -1;
+	if (s.cr3 == cr3)
+		return 0;
+	s.cr3 = cr3;
+	return kvm_vm_set_sregs(&vc->vm, &s);
 }
 
 /* Puts thread i, which sys made the running one, on the vCPU: through
@@ -51,6 +74,8 @@ static int load(struct vmctx *vc, int i, struct uctx *at)
 	struct uctx u = { 0 };
 
 	if (!c || kvm_vm_set_xsave(&vc->vm, &c->xs) < 0)
+		return -1;
+	if (vc->supervisor && load_root(vc, c->cr3) < 0)
 		return -1;
 	if (at)
 		u = *at;

@@ -5,6 +5,7 @@
  * every ring-0 call refuses cleanly instead.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,62 @@ static void own_page_tables(void)
 	} else {
 		check(0, "dune_root_clone");
 	}
+}
+
+struct root_probe {
+	const char *page;
+	int fd;
+	char seen;
+};
+
+/* Waits for a byte on fd, then reads the page through its own root. */
+static void *read_when_woken(void *arg)
+{
+	struct root_probe *rp = arg;
+	char c;
+
+	if (read(rp->fd, &c, 1) == 1)
+		rp->seen = rp->page[0];
+	return NULL;
+}
+
+/* A thread keeps the root it switched to while others run theirs: the
+ * main thread's clone maps the page to another frame ('b'); the second
+ * thread, woken by the main thread from the clone, still sees the
+ * program's own ('a'), and the main thread its clone after the join. */
+static void threads_keep_their_roots(void)
+{
+	char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fds[2];
+	pthread_t t;
+
+	page[0] = 'a';
+	dune_protect(page, 4096, PROT_READ | PROT_WRITE);       /* a 4 KiB PTE */
+	struct root_probe rp = { page, -1, 0 };
+	if (pipe(fds) < 0 || (rp.fd = fds[0], pthread_create(&t, NULL, read_when_woken, &rp))) {
+		check(0, "a pipe and a thread");
+		return;
+	}
+	dune_root_t home = dune_root_current();
+	long clone = dune_root_clone(home), frame = dune_page_alloc();
+	if (clone < 0 || frame < 0 || dune_map(clone, page, frame, 4096, DUNE_PTE_W | DUNE_PTE_NX) < 0) {
+		check(0, "a clone with the page mapped elsewhere");
+		return;
+	}
+	*(char *)dune_page_ptr(frame) = 'b';
+	dune_root_switch(clone);
+	char before = page[0];
+	if (write(fds[1], "x", 1) != 1)
+		rp.seen = '?';
+	pthread_join(t, NULL);
+	char after = page[0];
+	dune_root_switch(home);
+	printf("root probe: main %c then %c, the other thread %c\n", before, after, rp.seen ? rp.seen : '-');
+	check(before == 'b' && after == 'b' && rp.seen == 'a',
+	      "threads keep their own roots across a switch between them");
+	dune_root_free(clone);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 /* User code, position-independent: getpid by syscall, ud2, a read of an
@@ -286,6 +343,7 @@ int main(int argc, char **argv)
 		syscalls_and_faults();
 		own_page_tables();
 		dirty_huge_page();
+		threads_keep_their_roots();
 		user_context();
 	}
 	printf("%d passed, %d failed\n", passed, failed);
