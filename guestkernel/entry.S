@@ -49,6 +49,7 @@
 	.quad svec24, svec25, svec26, svec27, svec28, svec29, svec30, svec31
 	.quad svec32
 	.quad dune_enter
+	.quad syscall_supervisor
 
 /* ------------------------------------------------------------------ */
 /* Posting a syscall to the mailbox, shared by the user entry page and
@@ -578,8 +579,9 @@ svec32:
 
 /* Enters a user context (struct dune_user at rdi, in the program's
  * memory; a SysV call from the program in ring 0): saves the caller's
- * callee-saved registers, stack, root and FS base, points LSTAR at
- * dune_syscall, and returns to ring 3 on the context's root.  The call
+ * callee-saved registers, stack, root and FS base, and returns to ring 3
+ * on the context's root (KCB_DUNE_USER set: its syscalls go to
+ * dune_syscall).  The call
  * returns (from dune_user_exit) with the reason in rax.  The context is
  * read before the root changes: the user root need not map it. */
 dune_enter:
@@ -600,11 +602,6 @@ dune_enter:
 	mov %edx, DU_HOST_FS + 4(%rdi)
 	mov DU_FS(%rdi), %eax
 	mov DU_FS + 4(%rdi), %edx
-	wrmsr
-	mov $MSR_LSTAR, %ecx
-	movabs $dune_syscall, %rax
-	mov %rax, %rdx
-	shr $32, %rdx
 	wrmsr
 	mov DU_CR3(%rdi), %rax
 	mov %rax, GVA_KCB + KCB_DUNE_SCRATCH
@@ -679,11 +676,6 @@ dune_user_exit:
 	mov %cr2, %rax
 	mov %rax, TF_ADDR(%rdi)
 	movq $0, GVA_KCB + KCB_DUNE_USER
-	mov $MSR_LSTAR, %ecx
-	movabs $GVA_ENTRY, %rax
-	mov %rax, %rdx
-	shr $32, %rdx
-	wrmsr
 	mov $MSR_FS_BASE, %ecx
 	mov DU_HOST_FS(%rdi), %eax
 	mov DU_HOST_FS + 4(%rdi), %edx
@@ -698,9 +690,19 @@ dune_user_exit:
 	pop %rbx
 	ret
 
-/* LSTAR while a user context runs: its `syscall`, in ring 0 on its stack
- * (VT-x/SVM), becomes the same exit with vector DUNE_EXIT_SYSCALL and
- * the frame `syscall` would have given an exception. */
+/* LSTAR in supervisor mode: the ring-0 program's `syscall` or, while
+ * one runs, a user context's, so that entering and leaving a user context
+ * writes no MSR (KVM on VT-x intercepts writes to LSTAR: each would be a
+ * VM exit). */
+syscall_supervisor:
+	cmpq $0, GVA_KCB + KCB_DUNE_USER
+	jne dune_syscall
+	POST_SYSCALL
+	jmp syscall_ring0
+
+/* A user context's `syscall`, in ring 0 on its stack (VT-x/SVM), becomes
+ * the same exit with vector DUNE_EXIT_SYSCALL and the frame `syscall`
+ * would have given an exception. */
 dune_syscall:
 	mov %rsp, GVA_KCB + KCB_USER_RSP
 	mov $stack_top, %rsp

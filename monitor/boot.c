@@ -84,7 +84,8 @@ int boot_supervisor(struct vmctx *vc)
 	vc->mbox = mm_gpa(vc->mm, GPA_MBOX, PAGE_SIZE);
 	vc->kcb = mm_gpa(vc->mm, GPA_KCB, KCB_SIZE);
 	vc->boot.cr3 = mm_root(vc->mm);
-	vc->boot.lstar = vc->native ? kh->pvm_syscall : GVA_ENTRY;
+	vc->boot.lstar = vc->native ? kh->pvm_syscall :
+			 vc->supervisor ? kh->syscall_supervisor : GVA_ENTRY;
 	vc->kcb->pvm_native = vc->native ? GPA_PVM_FLAGS | PVM_FLAGS : 0;
 	vc->kcb->supervisor = vc->supervisor;
 	return 0;

@@ -249,10 +249,11 @@
 #define KH_PVM_SYSCALL  0x160   /* LSTAR */
 #define KH_PVM_VECTORS  0x168   /* u64 handler address [32] */
 #define KH_LOOP         0x268   /* supervisor_loop, for `make bench` */
-/* Supervisor mode (dunerun exec --supervisor): its vectors 0-32, and
- * the call that enters a user context (libdune's dune_user_run). */
+/* Supervisor mode (dunerun exec --supervisor): its vectors 0-32, the
+ * call that enters a user context (libdune's dune_user_run), and LSTAR. */
 #define KH_SVECTORS     0x270   /* u64 handler address [33] */
 #define KH_DUNE_ENTER   0x378
+#define KH_SYSCALL_SUPERVISOR 0x380
 
 /* The supervisor's stack, below kernel_header.stack_top: exception
  * frames are read from it, and only from it. */
@@ -275,6 +276,7 @@ struct kernel_header {
 	uint64_t supervisor_loop;
 	uint64_t svector[33];
 	uint64_t dune_enter;
+	uint64_t syscall_supervisor;
 };
 _Static_assert(__builtin_offsetof(struct kernel_header, vector) == KH_VECTORS, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, vsyscall_off) == KH_VSYSCALL_OFF, "abi");
@@ -283,6 +285,7 @@ _Static_assert(__builtin_offsetof(struct kernel_header, pvm_vector) == KH_PVM_VE
 _Static_assert(__builtin_offsetof(struct kernel_header, supervisor_loop) == KH_LOOP, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, svector) == KH_SVECTORS, "abi");
 _Static_assert(__builtin_offsetof(struct kernel_header, dune_enter) == KH_DUNE_ENTER, "abi");
+_Static_assert(__builtin_offsetof(struct kernel_header, syscall_supervisor) == KH_SYSCALL_SUPERVISOR, "abi");
 
 struct mailbox {
 	uint32_t state;
