@@ -13,6 +13,9 @@
 #             set) a case's dunerun_stdout/dunerun_status replace the native
 #             result as the reference; with "native" (the default when RUNNER
 #             is set) the native result is the reference for every case.
+#   RING0     1: the default runner runs each program in guest ring 0
+#             (dunerun exec --supervisor), where it must still end as
+#             natively; cases marked ring3_only are skipped.
 #   TIMEOUT   seconds per run (default 60); TEST_TMP as above.
 #
 # A case file is shell, sourced by this script.  Keys:
@@ -31,6 +34,9 @@
 #   unlike_qemu_svm='REASON'  skip in tests/qemu-svm.sh's emulated machine
 #                        (DUNERUN_TEST_MACHINE=qemu-svm), where the native
 #                        side or KVM itself behaves otherwise: say how
+#   ring3_only='REASON'  skip under RING0=1: the case checks what ring 3
+#                        cannot do (a privileged instruction, the
+#                        supervisor's memory), which ring 0 may
 #   timeout=SECONDS
 #   options='OPTS'       dunerun exec options for this case (--allow ...);
 #                        used only with the default RUNNER
@@ -54,6 +60,7 @@ if [ -n "${RUNNER+set}" ]; then
 else
 	OWN_RUNNER=1
 	RUNNER="$B/dunerun exec"
+	[ "${RING0:-}" = 1 ] && RUNNER+=" --supervisor"
 	EXPECT=${EXPECT:-dunerun}
 	[ -x "$B/dunerun" ] || echo "warning: $B/dunerun does not exist; every case will fail" >&2
 fi
@@ -148,7 +155,7 @@ differ() {
 passed=0 failed=0 skipped=0
 for file in "$CASES"/*.case; do
 	name='' cmd='' script='' compare=stdout,stderr,status status='' stdin=/dev/null needs='' pending=''
-	unlike_qemu_svm=''
+	unlike_qemu_svm='' ring3_only=''
 	timeout=$TIMEOUT dunerun_stdout='' dunerun_status='' options=''
 	. "$file"
 	name=${name:-$(basename "$file" .case)}
@@ -158,6 +165,9 @@ for file in "$CASES"/*.case; do
 	fi
 	if [ -n "$unlike_qemu_svm" ] && [ "${DUNERUN_TEST_MACHINE:-}" = qemu-svm ]; then
 		echo "SKIP $name (in QEMU's emulated machine: $unlike_qemu_svm)"; skipped=$((skipped + 1)); continue
+	fi
+	if [ -n "$ring3_only" ] && [ "${RING0:-}" = 1 ]; then
+		echo "SKIP $name (in ring 0: $ring3_only)"; skipped=$((skipped + 1)); continue
 	fi
 	missing=''
 	for v in $needs; do [ -x "${!v:-}" ] || missing+=" $v"; done
