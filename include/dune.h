@@ -141,8 +141,9 @@ long dune_root_new(void);
 /* A root whose lower-half tables are copies of src's (the pages they map
  * are shared); -errno on failure. */
 long dune_root_clone(dune_root_t src);
-/* mov CR3 (flushes the TLB; PCID is not used).  The root must map the
- * code and stack that run next. */
+/* mov CR3 (flushes the TLB; PCID is not used) for the calling thread:
+ * each thread keeps its own root, as on a CPU of its own.  The root must
+ * map the code and stack that run next. */
 void dune_root_switch(dune_root_t root);
 /* Returns a root's tables (not the pages they map) to libdune. */
 void dune_root_free(dune_root_t root);
