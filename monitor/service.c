@@ -170,8 +170,15 @@ static void *service_main(void *arg)
 	struct mailbox *mb = vc->mbox;
 
 	__atomic_store_n(&vc->service_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&vc->stop, __ATOMIC_ACQUIRE)) {
+	for (;;) {
+		/* wake before stop: service_stop sets stop, then bumps wake, so
+		 * either stop shows here or the futex_wait below returns at
+		 * once.  (Read the other way round, a stop that came between
+		 * the two reads slept forever: a hang at exit, seen once in
+		 * busybox's testsuite.) */
 		int seen = __atomic_load_n(&vc->wake, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&vc->stop, __ATOMIC_ACQUIRE))
+			break;
 		uint64_t last = now_ns();
 		__atomic_store_n(&mb->polling, 1, __ATOMIC_SEQ_CST);
 		while (!__atomic_load_n(&vc->stop, __ATOMIC_RELAXED)) {
