@@ -140,6 +140,13 @@ supervisor_loop() {
 startup() { "$D/timeit" 5 "$@" | stats | awk '{print $2}'; }
 wall_ms() { "$D/timeit" 1 "$@" | awk '{printf "%.1f\n", $1 / 1000}'; }
 
+# BENCH_ONLY=dune: libdune's tables alone (tests/bench/dune.sh).
+if [ "${BENCH_ONLY:-}" = dune ]; then
+	echo "dunerun benchmarks (libdune only), $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $R repeats"
+	. tests/bench/dune.sh
+	exit 0
+fi
+
 echo "dunerun benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $R repeats"
 echo
 echo '| benchmark                          | unit     | native min | native med | dunerun min | dunerun med | ratio |'
