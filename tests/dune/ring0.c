@@ -193,10 +193,16 @@ static void threads_keep_their_roots(void)
 		rp.seen = '?';
 	pthread_join(t, NULL);
 	char after = page[0];
+	pid_t pid = fork();                     /* a child goes on in its parent's root */
+	if (pid == 0)
+		_exit(page[0] == 'b' ? 42 : 1);
+	int st = 0;
+	int child = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	dune_root_switch(home);
 	printf("root probe: main %c then %c, the other thread %c\n", before, after, rp.seen ? rp.seen : '-');
 	check(before == 'b' && after == 'b' && rp.seen == 'a',
 	      "threads keep their own roots across a switch between them");
+	check(child == 42, "a fork child starts on its parent's current root");
 	dune_root_free(clone);
 	close(fds[0]);
 	close(fds[1]);
