@@ -580,10 +580,10 @@ svec32:
 /* Enters a user context (struct dune_user at rdi, in the program's
  * memory; a SysV call from the program in ring 0): saves the caller's
  * callee-saved registers, stack, root and FS base, and returns to ring 3
- * on the context's root (KCB_DUNE_USER set: its syscalls go to
- * dune_syscall).  The call
- * returns (from dune_user_exit) with the reason in rax.  The context is
- * read before the root changes: the user root need not map it. */
+ * on the context's root, KCB_DUNE_USER set so that its syscalls go to
+ * dune_syscall.  The call returns (from dune_user_exit) with the reason
+ * in rax.  The context is read before the root changes: the user root
+ * need not map it. */
 dune_enter:
 	cli                             /* the launcher's interrupt waits for
 					   the user context (iretq sets IF) */
