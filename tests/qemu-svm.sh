@@ -19,6 +19,24 @@ set -euo pipefail
 B=$(cd "$1" && pwd)
 DIR=$(cd "$2" && pwd)
 shift 2
+# The machine's /tmp is its own (a tmpfs: machines side by side must not
+# share test directories), so a tree under /tmp, a fresh clone say, is
+# reached there through a bind mount of it outside /tmp.
+ALIAS=
+if [[ $DIR/ == /tmp/* || $B/ == /tmp/* ]]; then
+	top=/tmp/$(echo "${DIR#/tmp/}" | cut -d/ -f1)
+	ALIAS=/var/tmp/qemu-svm-tree.$$
+	[[ $DIR/ == "$top"/* && $B/ == "$top"/* ]] && mkdir -p "$ALIAS" &&
+		mount --bind "$top" "$ALIAS" ||
+		{ echo "qemu-svm: cannot show $DIR and $B to the machine, whose /tmp is its own: run from outside /tmp" >&2; exit 125; }
+	DIR=$ALIAS${DIR#"$top"} B=$ALIAS${B#"$top"}
+fi
+job=
+cleanup() {
+	[ -z "$job" ] || rm -f "$job" "$job.status"
+	[ -z "$ALIAS" ] || { umount -l "$ALIAS"; rmdir "$ALIAS"; }
+}
+trap cleanup EXIT
 Q=$B/qemu-svm
 mkdir -p "$Q"
 cd "$(dirname "$0")/.."
@@ -109,7 +127,6 @@ WATCHDOG
 	echo
 } > "$job"
 rm -f "$job.status"
-trap 'rm -f "$job" "$job.status"' EXIT
 
 # -cpu max: every feature TCG emulates, SVM with nested paging among them.
 timeout -k 10 "${QEMU_SVM_TIMEOUT:-3600}" qemu-system-x86_64 -M q35 -accel tcg,thread=multi \
