@@ -95,11 +95,12 @@ if [ -z "$VM_BACKENDS" ]; then
 	echo "SKIP busybox-suite: hours under QEMU's emulation; it runs where /dev/kvm works"
 	skip=$((skip + 1))
 elif ! supervisor_host "$B/dunerun" "$B/progs/busybox" true; then
-	# A PVM host skipped supervisor mode above: QEMU's machine runs it, so
+	# A PVM host skipped supervisor mode above (supervisor.sh, and
+	# dirtygc.sh's ring-0 collector): QEMU's machine runs those parts, so
 	# that every run of the suite checks ring 0.
 	echo "== supervisor mode, in QEMU's emulated SVM machine ($SUPERVISOR_WHY)"
-	in_qemu supervisor
-	qemu_tally supervisor
+	in_qemu supervisor dirtygc
+	qemu_tally supervisor dirtygc
 fi
 
 echo
