@@ -445,6 +445,20 @@ page_leaf:
 	mov %r8, UP_RDI(%rsp)
 .endm
 
+/* Jumps to fail unless the exception is one to deliver: not at
+ * dune_trap's entry itself (a handler that faults on entry would loop)
+ * and, for a ring-0 program, not in the supervisor's own code. */
+.macro UP_FROM_PROGRAM extra, ring, fail
+	mov HW_RIP+\extra(%rsp), %rax
+	cmp GVA_KCB + KCB_TRAP_ENTRY, %rax
+	je \fail
+	.if \ring == 0
+	movabs $GVA_ENTRY, %rcx
+	cmp %rcx, %rax
+	jae \fail
+	.endif
+.endm
+
 .macro PF_UPCALL p, ring, root, cr2
 	testb $3, 16(%rsp)
 	.if \ring == 3
@@ -453,14 +467,7 @@ page_leaf:
 	jnz \p\()_page_fault_exit
 	.endif
 	UP_SAVE \cr2
-	mov HW_RIP(%rsp), %rax
-	cmp GVA_KCB + KCB_TRAP_ENTRY, %rax
-	je 9f                           /* the entry itself faulting */
-	.if \ring == 0
-	movabs $GVA_ENTRY, %rcx
-	cmp %rcx, %rax
-	jae 9f                          /* the supervisor's own */
-	.endif
+	UP_FROM_PROGRAM 0, \ring, 9f
 	\root
 	call page_leaf
 	test $(1 | PTE_KEEP), %eax
@@ -553,12 +560,7 @@ ring0_trap_vector:
 	testb $3, HW_CS - UP_SAVED + TV_EXTRA(%rsp)
 	jnz 1f                          /* not from ring 0 */
 	UP_SAVE                         /* the CR2 slot unused */
-	mov HW_RIP+TV_EXTRA(%rsp), %rax
-	cmp GVA_KCB + KCB_TRAP_ENTRY, %rax
-	je 9f                           /* the entry itself faulting */
-	movabs $GVA_ENTRY, %rcx
-	cmp %rcx, %rax
-	jae 9f                          /* the supervisor's own */
+	UP_FROM_PROGRAM TV_EXTRA, 0, 9f
 	UP_FRAME TV_EXTRA, RING0_ROOT, 9f
 	TF_FROM UP_SAVED + 8, TF_VECTOR
 	movq $0, TF_ADDR(%r8)
