@@ -178,47 +178,55 @@ void dune_root_free(dune_root_t root)
 		free_table(root & DUNE_PTE_ADDR, 4);
 }
 
-uint64_t *dune_pte_rw(dune_root_t root, const void *va, int create)
+/* The entry for v at level stop (12: its PTE, 21: its PDE) in root, or
+ * the large page's above it; *level says where it is.  With create,
+ * missing tables are made; without, NULL if one is missing.  The one walk
+ * of dune_pte_rw, dune_va_to_pa and dune_collect_bits. */
+static uint64_t *entry_at(dune_root_t root, uint64_t v, int stop, int create, int *level)
 {
-	uint64_t v = (uint64_t)va, *t = phys(root & DUNE_PTE_ADDR);
+	uint64_t *t = phys(root & DUNE_PTE_ADDR);
 
-	if (!dune_in_ring0() || v >= (1UL << 47))
-		return NULL;
-	for (int shift = 39; shift > 12; shift -= 9) {
+	for (int shift = 39;; shift -= 9) {
 		uint64_t *e = &t[(v >> shift) & 511];
-		if (*e & DUNE_PTE_P) {
-			if (*e & DUNE_PTE_PS)
-				return NULL;    /* a 2 MiB page: not split here */
-		} else {
+		*level = shift;
+		if (shift == stop)
+			return e;
+		if (!(*e & DUNE_PTE_P)) {
 			uint64_t pa;
 			if (!create || !(pa = page_alloc()))
 				return NULL;
 			*e = pa | DUNE_PTE_P | DUNE_PTE_W | DUNE_PTE_U;
+		} else if (*e & DUNE_PTE_PS) {
+			return e;
 		}
 		t = phys(*e & DUNE_PTE_ADDR);
 	}
-	return &t[(v >> 12) & 511];
+}
+
+uint64_t *dune_pte_rw(dune_root_t root, const void *va, int create)
+{
+	int level;
+
+	if (!dune_in_ring0() || (uint64_t)va >= (1UL << 47))
+		return NULL;
+	uint64_t *e = entry_at(root, (uint64_t)va, 12, create, &level);
+	return level == 12 ? e : NULL;          /* a large page: not split here */
 }
 
 long dune_va_to_pa(dune_root_t root, const void *va)
 {
 	uint64_t v = (uint64_t)va;
-	const uint64_t *t = phys(root & DUNE_PTE_ADDR);
+	int level;
 
 	if (!dune_in_ring0())
 		return -EPERM;
 	if (v >= (1UL << 47))
 		return -EFAULT;
-	for (int shift = 39; shift >= 12; shift -= 9) {
-		uint64_t e = t[(v >> shift) & 511];
-		if (!(e & DUNE_PTE_P))
-			return -EFAULT;
-		if (shift == 12 || (shift == 21 && (e & DUNE_PTE_PS)))
-			return (long)((e & DUNE_PTE_ADDR & ~((1UL << shift) - 1)) |
-				      (v & ((1UL << shift) - 1)));
-		t = phys(e & DUNE_PTE_ADDR);
-	}
-	return -EFAULT;
+	const uint64_t *e = entry_at(root, v, 12, 0, &level);
+	if (!e || !(*e & DUNE_PTE_P))
+		return -EFAULT;
+	uint64_t offset = (1UL << level) - 1;
+	return (long)((*e & DUNE_PTE_ADDR & ~offset) | (v & offset));
 }
 
 /* The flags a caller may give a leaf: the rest are the hardware's. */
@@ -270,27 +278,6 @@ int dune_set_flags(dune_root_t root, const void *va, size_t len, uint64_t set, u
 	return 0;
 }
 
-/* The page directory entry for v in root, or the entry of the 1 GiB
- * page over it (*whole set: never cleared here, as it covers more than
- * one step), or NULL if a table above it is missing. */
-static uint64_t *pde_of(dune_root_t root, uint64_t v, int *whole)
-{
-	uint64_t *t = phys(root & DUNE_PTE_ADDR);
-
-	*whole = 0;
-	for (int shift = 39; shift > 21; shift -= 9) {
-		uint64_t *e = &t[(v >> shift) & 511];
-		if (!(*e & DUNE_PTE_P))
-			return NULL;
-		if (*e & DUNE_PTE_PS) {
-			*whole = 1;
-			return e;
-		}
-		t = phys(*e & DUNE_PTE_ADDR);
-	}
-	return &t[(v >> 21) & 511];
-}
-
 static void set_bits(uint64_t *bitmap, size_t from, size_t n)
 {
 	for (size_t i = from; i < from + n; i++)
@@ -314,15 +301,15 @@ long dune_collect_bits(dune_root_t root, const void *va, size_t len, uint64_t bi
 		size_t first = (v >> 12) & 511, run = 512 - first;
 		if (run > n - i)
 			run = n - i;
-		int whole;
-		uint64_t *pde = pde_of(root, v, &whole);
+		int level;
+		uint64_t *pde = entry_at(root, v, 21, 0, &level);
 		if (!pde || !(*pde & DUNE_PTE_P)) {
 			/* nothing mapped: clean */
 		} else if (*pde & DUNE_PTE_PS) {
 			if (*pde & bit) {
 				set_bits(bitmap, i, run);
 				found += run;
-				if (run == 512 && !whole)
+				if (run == 512 && level == 21)  /* not a 1 GiB page's */
 					*pde &= ~bit;
 			}
 		} else {
