@@ -59,7 +59,7 @@ $(B)/guest/vdso.so: guestkernel/vdso.S guestkernel/vdso.lds
 		-z noexecstack -T guestkernel/vdso.lds $(B)/guest/vdso.o -o $(B)/guest/vdso.full
 	objcopy -S $(B)/guest/vdso.full $@
 
-$(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin $(B)/guest/vdso.so
+$(B)/obj/guestkernel/blob.o: guestkernel/blob.S $(B)/guest/guest.bin $(B)/guest/vdso.so $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -c -DGUEST_IMAGE='"$(B)/guest/guest.bin"' -DVDSO_IMAGE='"$(B)/guest/vdso.so"' $< -o $@
 
