@@ -42,6 +42,8 @@ run() {             # name corpus
 
 build fuzz_elf loader/elf.c loader/stack.c tests/fuzz/fuzz_elf.c &&
 	run fuzz_elf tests/fuzz/corpus/elf
+build fuzz_patch -Ipatch patch/x86.c patch/plan.c tests/fuzz/fuzz_patch.c &&
+	run fuzz_patch tests/fuzz/corpus/patch
 build fuzz_dunefile -Ipolicy policy/*.c tests/fuzz/fuzz_dunefile.c &&
 	run fuzz_dunefile tests/fuzz/corpus/dunefile
 # The image reader needs zstd built with clang (see the script).
