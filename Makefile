@@ -7,7 +7,7 @@ CC       := musl-gcc
 HOSTCC   := gcc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
-            -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Isys \
+            -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Ipatch -Isys \
             -Imonitor -Iimages -Ipolicy -Isandbox -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
 LIBS     := -lzstd -lcap -lpthread
@@ -18,7 +18,7 @@ GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
                 -nostdlib -Iinclude
 
 SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c loader/stack.c \
-        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c \
+        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/patch.c patch/x86.c patch/plan.c \
         monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
         $(wildcard sandbox/*.c)
@@ -52,9 +52,9 @@ $(B)/guest/guest.bin: guestkernel/entry.S guestkernel/pvm.S guestkernel/kernel.l
 	objcopy -O binary $(B)/guest/guest.elf $@
 
 # The vDSO: one segment, mapped as it is (guestkernel/vdso.lds).
-$(B)/guest/vdso.so: guestkernel/vdso.S guestkernel/vdso.lds
+$(B)/guest/vdso.so: guestkernel/vdso.S guestkernel/vdso.lds include/dunerun/abi.h
 	@mkdir -p $(dir $@)
-	$(HOSTCC) -c -fPIC guestkernel/vdso.S -o $(B)/guest/vdso.o
+	$(HOSTCC) -c -fPIC -Iinclude guestkernel/vdso.S -o $(B)/guest/vdso.o
 	ld -shared -soname=linux-vdso.so.1 --hash-style=both -z max-page-size=4096 \
 		-z noexecstack -T guestkernel/vdso.lds $(B)/guest/vdso.o -o $(B)/guest/vdso.full
 	objcopy -S $(B)/guest/vdso.full $@
@@ -138,6 +138,11 @@ $(B)/unit/test_loader: tests/unit/test_loader.c tests/unit/check.h loader/elf.c 
 	@mkdir -p $(dir $@)
 	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-Iinclude -Iloader loader/elf.c loader/stack.c $< -o $@
+
+$(B)/unit/test_patch: tests/unit/test_patch.c tests/unit/check.h patch/x86.c patch/plan.c patch/patch.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-Ipatch patch/x86.c patch/plan.c $< -o $@
 
 $(B)/unit/test_sys: tests/unit/test_sys.c tests/unit/check.h tests/unit/fake_mm.c $(wildcard sys/*.c policy/*.c) loader/elf.c $(HDRS) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

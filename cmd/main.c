@@ -44,6 +44,7 @@ void print_usage(FILE *f)
 	      "  --audit FILE          write each denied syscall as a JSON line\n"
 	      "  --trace               print every syscall, strace style, on stderr\n"
 	      "  --no-poll             no polling syscall thread: every syscall is a VM exit\n"
+	      "  --no-patch            keep every syscall instruction as it is (each traps)\n"
 	      "  --backend NAME        supervisor: auto (default), portable or pvm-native;\n"
 	      "                        DUNERUN_BACKEND sets the default\n"
 	      "  --stats               print VM exits and where syscalls were served\n"

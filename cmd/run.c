@@ -168,6 +168,8 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			c->opt.trace = 1;
 		} else if (!strcmp(a, "--no-poll")) {
 			c->opt.no_poll = 1;
+		} else if (!strcmp(a, "--no-patch")) {
+			c->opt.no_patch = 1;
 		} else if (!strcmp(a, "--stats")) {
 			c->opt.stats = 1;
 		} else if (!strcmp(a, "--deterministic")) {

@@ -56,9 +56,7 @@
  * the PVM backend's ring-0 entry: both use only rax, rcx and r11, which
  * `syscall` clobbers anyway, and never the program's stack (it may keep
  * live data in its red zone).  POST_SYSCALL leaves rax = the mailbox. */
-.macro POST_SYSCALL
-	movabs %rax, GVA_MBOX + MB_NR
-	movabs $GVA_MBOX, %rax
+.macro POST_ARGS
 	mov %rcx, MB_RIP(%rax)
 	mov %r11, MB_RFLAGS(%rax)
 	mov %rdi, MB_ARG0+0(%rax)
@@ -68,6 +66,12 @@
 	mov %r8, MB_ARG0+32(%rax)
 	mov %r9, MB_ARG0+40(%rax)
 .endm
+.macro POST_SYSCALL
+	movabs %rax, GVA_MBOX + MB_NR
+	movabs $GVA_MBOX, %rax
+	movq $0, MB_CONT(%rax)          /* back to MB_RIP, unless the host patches */
+	POST_ARGS
+.endm
 
 /* Answers identity queries from values the host published (the
  * cheapest round trip is no round trip), else waits for a polling host
@@ -75,6 +79,13 @@
  * guest did, to \exit when the request needs an exit. */
 .macro SERVE_SYSCALL exit, answered, finish
 	mov MB_NR(%rax), %rcx
+	/* A `syscall` instruction's call goes to the host, which rewrites
+	 * its site (patch/patch.h), unless the host does not rewrite. */
+	cmpq $0, MB_CONT(%rax)
+	jne identity\@
+	cmpl $0, MB_PATCHING(%rax)
+	jne post\@
+identity\@:
 	cmp $39, %rcx           /* getpid */
 	je answer_pid\@
 	cmp $186, %rcx          /* gettid */
@@ -84,6 +95,7 @@
 	/* xchg is a full barrier: the posted state is visible before we
 	 * read whether a host thread is polling (the host does the mirror
 	 * image before it sleeps), so a request is never left unseen. */
+post\@:
 	mov $MB_POSTED, %ecx
 	xchg %ecx, MB_STATE(%rax)
 	cmpl $0, MB_POLLING(%rax)
@@ -137,10 +149,13 @@ answer\@:
 	jmp \apply
 .endm
 
-/* The result, rip and rflags back from the mailbox, for the return. */
+/* The result, the return address (a stub's continuation for a patched
+ * site, patch/patch.h) and rflags back from the mailbox, for the return. */
 .macro FINISH_SYSCALL
 	movl $MB_IDLE, MB_STATE(%rax)
 	mov MB_RIP(%rax), %rcx
+	cmpq $0, MB_CONT(%rax)
+	cmovne MB_CONT(%rax), %rcx
 	mov MB_RFLAGS(%rax), %r11
 	mov MB_RET(%rax), %rax
 .endm
@@ -152,6 +167,7 @@ answer\@:
 	.globl entry_syscall
 entry_syscall:
 	POST_SYSCALL
+entry_posted:
 	/* Real VT-x/SVM: `syscall` did enter ring 0.  Continue in the
 	 * supervisor proper, which must not return with a jump. */
 	mov %cs, %ecx
@@ -179,8 +195,39 @@ entry_trap_return:
 answered:
 	ANSWERED exit_path, enter_supervisor, finish
 finish:
-	FINISH_SYSCALL
+	/* FINISH_SYSCALL, with rflags back as sysret would leave them; the
+	 * flags go through the mailbox's scratch word, since the program's
+	 * stack below rsp may be live. */
+	movl $MB_IDLE, MB_STATE(%rax)
+	mov MB_RIP(%rax), %rcx
+	cmpq $0, MB_CONT(%rax)
+	cmovne MB_CONT(%rax), %rcx
+	mov MB_RFLAGS(%rax), %r11
+	mov %rsp, MB_USER_RSP(%rax)
+	lea MB_SCRATCH + 8(%rax), %rsp
+	push %r11
+	popfq
+	mov MB_USER_RSP(%rax), %rsp
+	mov MB_RET(%rax), %rax
 	jmp *%rcx
+
+/* A patched site's stub (patch/patch.h) and the vDSO come here instead
+ * of executing `syscall`: rax = the number, rcx = what `syscall` would
+ * have left in rcx, r11 = where to return (MB_CONT), rflags the
+ * program's.  Then on as for `syscall`, with r11 = rflags taken here. */
+	.org GVA_ENTRY_PATCHED - GVA_ENTRY, 0xcc
+	.globl entry_patched
+entry_patched:
+	movabs %rax, GVA_MBOX + MB_NR
+	movabs $GVA_MBOX, %rax
+	mov %r11, MB_CONT(%rax)
+	mov %rsp, MB_USER_RSP(%rax)
+	lea MB_SCRATCH + 8(%rax), %rsp
+	pushfq
+	pop %r11
+	mov MB_USER_RSP(%rax), %rsp
+	POST_ARGS
+	jmp entry_posted
 
 entry_ring0:
 	movabs $syscall_ring0, %rcx

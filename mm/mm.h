@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "patch.h"
+
 struct mm;
 
 #ifndef PAGE_SIZE
@@ -110,6 +112,43 @@ long mm_collect(struct mm *mm, uint64_t addr, uint64_t len, int accessed, uint64
 /* The program's dune_trap entry and vectors (0 and 0: none), for a
  * supervisor that can deliver them itself (KCB_TRAP_ENTRY and _VECTORS). */
 void mm_set_trap(struct mm *mm, uint64_t entry, uint64_t vectors);
+
+/* --- Patched syscall sites (patch/patch.h, mm/patch.c) --- */
+
+/* Rewriting on or off for this address space (off: every syscall keeps
+ * trapping, as --no-patch asks).  0, or -1 out of memory. */
+int mm_patch_enable(struct mm *mm, int on);
+/* The syscall returning to ret has just been served: rewrite its site
+ * into a jump to a stub if it can be.  Returns where this call must
+ * return instead of ret (the stub's continuation: the bytes at ret are
+ * the patch now), or 0 if the site keeps the slow path. */
+uint64_t mm_patch_site(struct mm *mm, uint64_t ret);
+/* Where the program resumes when it is to resume at rip: the copy in a
+ * stub of an instruction a patch covers, else rip itself. */
+uint64_t mm_patch_resume(struct mm *mm, uint64_t rip);
+/* A #UD at rip: if rip is in a patched site's guard bytes (a jump into
+ * the middle of a patch), where to resume instead (a copy, or rip itself
+ * with the site's original bytes back); 0 if it is no site's. */
+uint64_t mm_patch_guard(struct mm *mm, uint64_t rip);
+/* The program's view of rip: the original address of an instruction
+ * whose copy in a stub is running, else rip itself. */
+uint64_t mm_patch_original(struct mm *mm, uint64_t rip);
+/* Whether rip is on a stub page: not the program's own code, though in
+ * its half of the address space (no thread switch or signal frame there). */
+int mm_patch_in_stub(struct mm *mm, uint64_t rip);
+/* Bumped whenever sites get their bytes back or stub pages go back to
+ * the program: a call that did either leaves its own site alone (it may
+ * be the one the program is about to read), and returns to its site
+ * instead if its stub went. */
+uint64_t mm_patch_epoch(struct mm *mm);
+struct mm_patch_stats {
+	uint64_t sites;                 /* patched */
+	uint64_t refused[PATCH_REFUSALS];       /* by enum patch_refusal */
+	uint64_t guard_hits;            /* jumps into a patch, sent on */
+	uint64_t restored;              /* sites given their bytes back */
+	uint64_t stub_pages;
+};
+void mm_patch_stats(struct mm *mm, struct mm_patch_stats *st);
 
 /* --- Faults --- */
 

@@ -40,6 +40,8 @@ struct vma {
 	int prot;
 	int maxprot;            /* what mprotect may grant (shared files) */
 	int shared;             /* pages are a host file's, not ours to drop */
+	int stub;               /* a page of syscall-site stubs (patch.c): ours,
+				   and it yields to whatever the program asks for */
 };
 
 struct mm {
@@ -70,6 +72,7 @@ struct mm {
 	struct { uint64_t gpa; int huge; } *pending;
 	int npending, pending_cap;
 	uint64_t last_resync;   /* address of the last re-synced fault */
+	struct patch_table *patch;      /* patched syscall sites (patch.c) */
 };
 
 /* phys.c: zero-filled pages.  0 means out of memory. */
@@ -125,5 +128,20 @@ enum mm_fault mm_touch(struct mm *mm, uint64_t va, int write);
 
 /* vma.c */
 struct vma *vma_find(struct mm *mm, uint64_t addr);
+/* A stub page's VMA at [va, va+4096), if that range is free.  0 or -1. */
+int vma_insert_stub(struct mm *mm, uint64_t va);
+/* Drops [start, end) from the VMA list.  0 or -ENOMEM. */
+int vma_remove(struct mm *mm, uint64_t start, uint64_t end);
+
+/* patch.c */
+/* The pages of [start, end) are about to change: patched sites there
+ * get their original bytes back first (restore), or are just dropped
+ * (the pages go away), and are looked at afresh when next run. */
+void patch_forget(struct mm *mm, uint64_t start, uint64_t end, int restore);
+/* The program asks for [start, end), where stub pages are: the sites
+ * whose stubs are there get their original bytes back, and the pages
+ * go, as if they had never been there. */
+void patch_evacuate(struct mm *mm, uint64_t start, uint64_t end);
+void mm_patch_free(struct mm *mm);
 
 #endif

@@ -117,7 +117,8 @@ static int vma_cut(struct mm *mm, uint64_t start, uint64_t end)
 
 static int vma_same(const struct vma *v, const struct vma *w)
 {
-	return v->prot == w->prot && v->maxprot == w->maxprot && v->shared == w->shared;
+	return v->prot == w->prot && v->maxprot == w->maxprot && v->shared == w->shared &&
+	       v->stub == w->stub;
 }
 
 /* Inserts a VMA over a free range, merging with equal neighbours. */
@@ -150,9 +151,36 @@ static int vma_insert_like(struct mm *mm, const struct vma *new)
 /* An ordinary private mapping. */
 static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot)
 {
-	struct vma v = { start, end, prot, PROT_ALL, 0 };
+	struct vma v = { start, end, prot, PROT_ALL, 0, 0 };
 
 	return vma_insert_like(mm, &v);
+}
+
+int vma_insert_stub(struct mm *mm, uint64_t va)
+{
+	struct vma v = { va, va + PAGE_SIZE, PROT_READ | PROT_EXEC, PROT_READ | PROT_EXEC, 0, 1 };
+
+	if (va < MMAP_MIN_ADDR || va + PAGE_SIZE > USER_MMAP_TOP ||
+	    !range_is_free(mm, va, va + PAGE_SIZE))
+		return -1;
+	return vma_insert_like(mm, &v) < 0 ? -1 : 0;
+}
+
+int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
+{
+	return vma_cut(mm, start, end);
+}
+
+/* Stub pages give way to anything the program does with their range:
+ * they are not its, and it must find that range as it left it. */
+static void yield_stubs(struct mm *mm, uint64_t start, uint64_t end)
+{
+	for (int i = vma_after(mm, start); i < mm->nvma && mm->vma[i].start < end; i++) {
+		if (mm->vma[i].stub) {
+			patch_evacuate(mm, start, end);
+			return;
+		}
+	}
 }
 
 /* ---- creation ------------------------------------------------------ */
@@ -212,6 +240,7 @@ void mm_destroy(struct mm *mm)
 	free(mm->vma);
 	free(mm->file_page);
 	free(mm->pending);
+	mm_patch_free(mm);
 	free(mm);
 }
 
@@ -408,6 +437,8 @@ long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len)
 	len = page_up(len);
 	if (!len || !user_range_ok(mm, addr, len))
 		return -EINVAL;
+	yield_stubs(mm, addr, addr + len);
+	patch_forget(mm, addr, addr + len, 0);
 	if (vma_cut(mm, addr, addr + len) < 0)
 		return -ENOMEM;
 	return pt_unmap_range(mm, addr, addr + len) < 0 ? -ENOMEM : 0;
@@ -451,7 +482,7 @@ static long map_shared_file(struct mm *mm, uint64_t addr, uint64_t len,
 		if (!mm->file_page)
 			return -ENOMEM;
 	}
-	struct vma v = { addr, addr + len, prot, maxprot, 1 };
+	struct vma v = { addr, addr + len, prot, maxprot, 1, 0 };
 	if (vma_insert_like(mm, &v) < 0)
 		return -ENOMEM;
 	int host_prot = PROT_READ | (maxprot & PROT_WRITE);
@@ -491,6 +522,7 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 			return -ENOMEM;
 		if (addr < MMAP_MIN_ADDR)
 			return -EPERM;
+		yield_stubs(mm, addr, addr + len);
 		if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) &&
 		    !range_is_free(mm, addr, addr + len))
 			return -EEXIST;
@@ -499,6 +531,8 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 			return r;
 	} else {
 		addr = page_up(addr);
+		if (addr >= MMAP_MIN_ADDR && user_range_ok(mm, addr, len))
+			yield_stubs(mm, addr, addr + len);      /* the hint is the program's */
 		if (!addr || addr < MMAP_MIN_ADDR || !user_range_ok(mm, addr, len) ||
 		    !range_is_free(mm, addr, addr + len)) {
 			uint64_t top = (flags & MAP_32BIT) ? 0x80000000UL : USER_MMAP_TOP;
@@ -536,11 +570,15 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 		return 0;
 	if (!user_range_ok(mm, addr, len))
 		return -ENOMEM;
+	yield_stubs(mm, addr, addr + len);
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
 	for (uint64_t a = addr; a < addr + len; a = vma_find(mm, a)->end)
 		if (prot & ~vma_find(mm, a)->maxprot)
 			return -EACCES;
+	/* A program that changes its text's protection (to read it, or to
+	 * rewrite it) sees and edits its own bytes, not our patches. */
+	patch_forget(mm, addr, addr + len, 1);
 	/* Each VMA in the range keeps its kind; only prot changes. */
 	for (uint64_t a = addr; a < addr + len;) {
 		struct vma v = *vma_find(mm, a);
@@ -561,6 +599,7 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 	len = page_up(len);
 	if (!user_range_ok(mm, addr, len))
 		return -EINVAL;
+	yield_stubs(mm, addr, addr + len);
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
 	/* MADV_FREE lets Linux drop the pages lazily, under memory pressure;
@@ -572,6 +611,8 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 	for (uint64_t a = addr; a < addr + len;) {
 		struct vma *v = vma_find(mm, a);
 		uint64_t end = v->end < addr + len ? v->end : addr + len;
+		if (!v->shared)
+			patch_forget(mm, a, end, 0);
 		if (!v->shared && pt_unmap_range(mm, a, end) < 0)
 			return -ENOMEM;
 		a = end;
@@ -587,6 +628,7 @@ long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
 	len = page_up(len);
 	if (!user_range_ok(mm, addr, len))
 		return -ENOMEM;
+	yield_stubs(mm, addr, addr + len);
 	if (!range_is_mapped(mm, addr, addr + len))
 		return -ENOMEM;
 	if (!(flags & MS_SYNC))
@@ -610,6 +652,7 @@ long mm_brk(struct mm *mm, uint64_t addr)
 		if (mm_munmap(mm, new_end, old_end - new_end) < 0)
 			return mm->brk;
 	} else if (new_end > old_end) {
+		yield_stubs(mm, old_end, new_end);
 		if (!range_is_free(mm, old_end, new_end) ||
 		    vma_insert(mm, old_end, new_end, PROT_READ | PROT_WRITE) < 0)
 			return mm->brk;
@@ -639,6 +682,7 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 			long r = mm_munmap(mm, old + newlen, oldlen - newlen);
 			return r < 0 ? r : (long)old;
 		}
+		yield_stubs(mm, old + oldlen, old + newlen);
 		if (range_is_free(mm, old + oldlen, old + newlen)) {
 			kind.start = old + oldlen;
 			kind.end = old + newlen;
@@ -658,6 +702,8 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 			return r;
 	}
 	uint64_t keep = oldlen < newlen ? oldlen : newlen;
+	/* The pages move, and a patch's jump is relative. */
+	patch_forget(mm, old, old + oldlen, 1);
 	kind.start = newaddr;
 	kind.end = newaddr + newlen;
 	if (vma_insert_like(mm, &kind) < 0 ||
@@ -683,9 +729,10 @@ long mm_dune_window(struct mm *mm)
 
 	if (mm->window)
 		return (long)DUNE_WINDOW;
+	yield_stubs(mm, DUNE_WINDOW, DUNE_WINDOW_END);
 	if (!range_is_free(mm, DUNE_WINDOW, DUNE_WINDOW_END))
 		return -EBUSY;
-	struct vma v = { DUNE_WINDOW, DUNE_WINDOW_END, PROT_NONE, PROT_NONE, 1 };
+	struct vma v = { DUNE_WINDOW, DUNE_WINDOW_END, PROT_NONE, PROT_NONE, 1, 0 };
 	if (vma_insert_like(mm, &v) < 0)
 		return -ENOMEM;
 	if (pt_set(mm, &pt_host(mm, root)[DUNE_WINDOW_SLOT], root | PTE_P | PTE_U | PTE_NX, 0, 0) < 0)

@@ -24,6 +24,7 @@ struct run_options {
 	uint64_t mem;           /* guest RAM in bytes */
 	int trace;              /* strace-style trace on stderr */
 	int no_poll;            /* no polling host thread: every syscall exits */
+	int no_patch;           /* syscall sites are not rewritten (patch/patch.h) */
 	int stats;              /* print exit and syscall counts at the end */
 	/* The policy the program runs under: its limits (time, cpu, nofile,
 	 * fsize, output; memory is mem above) always hold, its promises when

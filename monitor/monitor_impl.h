@@ -25,6 +25,18 @@ extern const size_t guest_image_len;
 extern const uint8_t vdso_image[];
 extern const size_t vdso_image_len;
 
+/* Why the vCPU left the guest, for --stats. */
+enum exit_kind {
+	EXIT_PAGE_FAULT,
+	EXIT_EXCEPTION,         /* any other exception */
+	EXIT_SYSCALL_UNPOLLED,  /* a syscall nobody polled for (or waited for too long) */
+	EXIT_SYSCALL_BOUNCED,   /* a syscall that may block, or only the vCPU thread serves */
+	EXIT_SYSCALL_ASKED,     /* served, and the host asked for the exit (a signal...) */
+	EXIT_INTERRUPT,         /* a kick: a signal, the time slice */
+	EXIT_OTHER,
+	EXIT_KINDS
+};
+
 struct vmctx {
 	struct kvm_vm vm;
 	struct mm *mm;
@@ -48,6 +60,8 @@ struct vmctx {
 	int in_flight;          /* the service thread owns the posted request */
 	int vcpu_waiting;       /* the vCPU thread sleeps until in_flight clears */
 	uint64_t nexits, nserved_polling, nserved_exit;
+	uint64_t npatched_calls; /* calls that came from patched sites */
+	uint64_t nexit[EXIT_KINDS];     /* --stats: exits by why */
 	uint64_t gtrace_seen;    /* guest-answered calls already traced */
 	struct timespec started; /* for the wall time in --status-json */
 	int ran;                 /* the program started */
@@ -61,6 +75,7 @@ struct vmctx {
 	struct thread_ctx *ctx[PROC_MAX_THREADS];
 	int nthreads;
 	int tick;               /* atomic: the signal thread's time slice ended */
+	int rekick;             /* atomic: a due signal waits for another kick */
 	int warned_slice;       /* --deterministic had to preempt: said so */
 };
 
@@ -101,6 +116,9 @@ int watchdog_start(struct vmctx *vc);
 /* Tells the signal thread the number of threads changed: it kicks the
  * vCPU every time slice while there are several (thread.c). */
 void watchdog_retick(struct vmctx *vc);
+/* A signal is due but the vCPU was not in the program's own code: the
+ * signal thread kicks it again shortly. */
+void watchdog_rekick(struct vmctx *vc);
 /* The signal the signal thread waits for that says so. */
 #define SIG_TICK 61
 /* Interrupts whatever the vCPU and service threads are doing (KVM_RUN,
@@ -117,7 +135,8 @@ int harden(struct vmctx *vc);
 static inline int in_program_code(const struct vmctx *vc, const struct kvm_sregs *s,
 				  const struct kvm_regs *r)
 {
-	return (s->cs.selector & 3) == (vc->supervisor ? 0 : 3) && r->rip < GVA_ENTRY;
+	return (s->cs.selector & 3) == (vc->supervisor ? 0 : 3) && r->rip < GVA_ENTRY &&
+	       !mm_patch_in_stub(vc->mm, r->rip);
 }
 
 /* The program's registers at an interruption: its own general registers
@@ -151,6 +170,10 @@ int signal_return(struct vmctx *vc);
  * stub irets.  0 or -1. */
 int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code);
 int uctx_put(struct vmctx *vc, struct uctx *u);
+/* Where the program resumes that is to resume at rip: inside a patched
+ * syscall site (the instruction after a syscall, say), at the copy of
+ * that instruction in the site's stub (mm_patch_resume). */
+uint64_t resume_at(struct vmctx *vc, uint64_t rip);
 /* At a syscall exit: the program's registers as it sees them once the
  * call has returned mb->ret.  0 or -1. */
 int syscall_uctx(struct vmctx *vc, struct uctx *u);

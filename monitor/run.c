@@ -20,6 +20,7 @@ enum { RUN_CONTINUE, RUN_DONE };
 #define WAITED_NS 50000
 
 static int exec_program(struct vmctx *vc, struct run_result *res);
+static struct mm *new_mm(struct vmctx *vc);
 static int fork_program(struct vmctx *vc, struct run_result *res);
 static int full_resync(struct vmctx *vc);
 static void publish_identity(struct vmctx *vc);
@@ -178,6 +179,25 @@ void *supervisor_stack(struct vmctx *vc, uint64_t rsp, size_t len)
 	return mm_gpa(vc->mm, rsp - GVA_KERNEL_BASE, len);
 }
 
+/* A #UD in a patched syscall site's guard bytes: a jump into the middle
+ * of the patch (patch/patch.h), sent on to where the program meant to
+ * go.  frame: the hardware frame on the supervisor stack. */
+static int patch_guard(struct vmctx *vc, void *frame)
+{
+	uint64_t rip;
+
+	memcpy(&rip, (uint8_t *)frame + 8, 8);
+	pthread_mutex_lock(&vc->lock);
+	mm_lock(vc->mm);
+	uint64_t to = mm_patch_guard(vc->mm, rip);
+	mm_unlock(vc->mm);
+	pthread_mutex_unlock(&vc->lock);
+	if (!to)
+		return 0;
+	memcpy((uint8_t *)frame + 8, &to, 8);
+	return 1;
+}
+
 /* The exception stub left the user registers alone and the hardware
  * frame (error code, rip, cs, rflags, rsp, ss) at the ring-0 rsp. */
 static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
@@ -185,7 +205,7 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	uint64_t frame[6];
-	const void *at;
+	void *at;
 
 	if (kvm_vm_get_regs(&vc->vm, &r) < 0 || kvm_vm_get_sregs(&vc->vm, &s) < 0)
 		return panic(vc, res, vc->vm.err);
@@ -202,6 +222,8 @@ static int on_exception(struct vmctx *vc, struct run_result *res, int vec)
 		return panic(vc, res, what);
 	}
 	vec = native_vector(vc, vec, frame);
+	if (vec == 6 && patch_guard(vc, at))
+		return RUN_CONTINUE;
 	if (vec != 14)
 		return kill_program(vc, res, vec, frame, 0);
 	pthread_mutex_lock(&vc->lock);
@@ -335,7 +357,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 	service_stop(vc);
 	if (kvm_vm_set_memory(&vc->vm, mm_host_base(old), 0) < 0)
 		return panic(vc, res, vc->vm.err);
-	vc->mm = mm_create(vc->opt->mem, vc->native);
+	vc->mm = new_mm(vc);
 	if (!vc->mm || boot_supervisor(vc) < 0 ||
 	    boot_image(vc, x->path, x->data, x->size, x->argv, x->envp, &status) < 0) {
 		fprintf(stderr, "dunerun: execve %s: cannot start it\n", x->path);
@@ -477,6 +499,16 @@ static int full_resync(struct vmctx *vc)
 	return r;
 }
 
+/* For --stats: why a syscall exit happened, from the mailbox's state. */
+static enum exit_kind syscall_exit_kind(struct vmctx *vc)
+{
+	switch (__atomic_load_n(&vc->mbox->state, __ATOMIC_ACQUIRE)) {
+	case MB_POSTED: return EXIT_SYSCALL_UNPOLLED;
+	case MB_BOUNCE: return EXIT_SYSCALL_BOUNCED;
+	default: return EXIT_SYSCALL_ASKED;
+	}
+}
+
 static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)
 {
 	struct kvm_run *run = vc->vm.run;
@@ -485,12 +517,17 @@ static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)
 	case KVM_EXIT_IO:
 		if (run->io.direction != KVM_EXIT_IO_OUT)
 			return panic(vc, res, "unexpected port input");
-		if (run->io.port <= PORT_EXCEPTION_MAX)
+		if (run->io.port <= PORT_EXCEPTION_MAX) {
+			vc->nexit[run->io.port == 14 ? EXIT_PAGE_FAULT : EXIT_EXCEPTION]++;
 			return on_exception(vc, res, run->io.port);
-		if (run->io.port == PORT_SYSCALL)
+		}
+		if (run->io.port == PORT_SYSCALL) {
+			vc->nexit[syscall_exit_kind(vc)]++;
 			return on_syscall_exit(vc, res);
+		}
 		return panic(vc, res, "unexpected port output");
 	case KVM_EXIT_INTR:
+		vc->nexit[EXIT_INTERRUPT]++;
 		if (thread_preempt(vc) < 0)
 			return panic(vc, res, "cannot switch threads: the vCPU's state is out of reach");
 		if (vc->proc.exited) {
@@ -517,7 +554,9 @@ static int handle_exit(struct vmctx *vc, struct run_result *res, int reason)
 }
 
 /* Signals the launcher received for the program: their default action,
- * or a handler now if the program was running its own code. */
+ * or a handler now if the program was running its own code.  One that
+ * found it in the entry page or a stub after its syscall was answered
+ * (no exit is coming to deliver it) gets another kick soon. */
 static int on_host_signal(struct vmctx *vc, struct run_result *res)
 {
 	pthread_mutex_lock(&vc->lock);
@@ -525,8 +564,11 @@ static int on_host_signal(struct vmctx *vc, struct run_result *res)
 	pthread_mutex_unlock(&vc->lock);
 	if (!vc->proc.exited && signal_interrupt(vc) < 0)
 		return panic(vc, res, "cannot reach the vCPU's registers to run a signal handler");
-	if (!vc->proc.exited)
+	if (!vc->proc.exited) {
+		if (sig_ready(&vc->proc))
+			watchdog_rekick(vc);
 		return RUN_CONTINUE;
+	}
 	program_ended(&vc->proc, res);
 	return RUN_DONE;
 }
@@ -544,7 +586,8 @@ static void run_loop(struct vmctx *vc, struct run_result *res)
 		}
 		if (handle_exit(vc, res, reason) == RUN_DONE)
 			return;
-		if (__atomic_load_n(&vc->proc.host_pending, __ATOMIC_ACQUIRE) &&
+		if ((__atomic_load_n(&vc->proc.host_pending, __ATOMIC_ACQUIRE) ||
+		     (reason == KVM_EXIT_INTR && sig_ready(&vc->proc))) &&
 		    on_host_signal(vc, res) == RUN_DONE)
 			return;
 		if (mm_needs_full_resync(vc->mm) && full_resync(vc) < 0) {
@@ -556,6 +599,40 @@ static void run_loop(struct vmctx *vc, struct run_result *res)
 	}
 }
 
+/* --stats: where the run's syscalls were served, and why it exited. */
+static void print_stats(struct vmctx *vc)
+{
+	const uint64_t *x = vc->nexit;
+	struct mm_patch_stats ps;
+	unsigned long long refused = 0;
+
+	mm_patch_stats(vc->mm, &ps);
+	for (int r = 1; r < PATCH_REFUSALS; r++)
+		refused += ps.refused[r];
+	fprintf(stderr, "dunerun: %llu exits; syscalls: %llu served by polling, %llu by exit, "
+		"%llu in the guest; %llu from patched sites\n",
+		(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
+		(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls,
+		(unsigned long long)vc->npatched_calls);
+	fprintf(stderr, "dunerun: exits: %llu page faults, %llu other exceptions, "
+		"%llu syscalls unpolled, %llu bounced (may block), %llu after service, "
+		"%llu interruptions, %llu other\n",
+		(unsigned long long)x[EXIT_PAGE_FAULT], (unsigned long long)x[EXIT_EXCEPTION],
+		(unsigned long long)x[EXIT_SYSCALL_UNPOLLED], (unsigned long long)x[EXIT_SYSCALL_BOUNCED],
+		(unsigned long long)x[EXIT_SYSCALL_ASKED], (unsigned long long)x[EXIT_INTERRUPT],
+		(unsigned long long)(vc->nexits - x[EXIT_PAGE_FAULT] - x[EXIT_EXCEPTION] -
+				     x[EXIT_SYSCALL_UNPOLLED] - x[EXIT_SYSCALL_BOUNCED] -
+				     x[EXIT_SYSCALL_ASKED] - x[EXIT_INTERRUPT]));
+	fprintf(stderr, "dunerun: syscall sites: %llu patched (%llu stub pages), %llu kept slow",
+		(unsigned long long)ps.sites, (unsigned long long)ps.stub_pages, refused);
+	for (int r = 1; r < PATCH_REFUSALS; r++)
+		if (ps.refused[r])
+			fprintf(stderr, "; %llu %s", (unsigned long long)ps.refused[r],
+				patch_refusal_name(r));
+	fprintf(stderr, "; %llu jumps into a patch, %llu restored\n",
+		(unsigned long long)ps.guard_hits, (unsigned long long)ps.restored);
+}
+
 static void publish_identity(struct vmctx *vc)
 {
 	struct mailbox *mb = vc->mbox;
@@ -564,6 +641,7 @@ static void publish_identity(struct vmctx *vc)
 	mb->vv_tid = vc->proc.tid;
 	mb->vv_ppid = vc->proc.ppid;
 	mb->trace = vc->opt->trace;
+	mb->patching = !vc->opt->no_patch && !vc->opt->supervisor;
 }
 
 /* For tests: DUNERUN_INJECT=supervisor-fault queues a rewrite of an
@@ -612,6 +690,20 @@ static int choose_backend(struct vmctx *vc)
 	return 0;
 }
 
+/* A fresh address space, its syscall sites rewritten unless --no-patch.
+ * A program in ring 0 (supervisor mode) makes its syscalls without a
+ * trap anyway: its sites stay as they are. */
+static struct mm *new_mm(struct vmctx *vc)
+{
+	struct mm *mm = mm_create(vc->opt->mem, vc->native);
+
+	if (mm && mm_patch_enable(mm, !vc->opt->no_patch && !vc->opt->supervisor) < 0) {
+		mm_destroy(mm);
+		return NULL;
+	}
+	return mm;
+}
+
 struct vmctx *monitor_open(const struct run_options *opt)
 {
 	struct vmctx *vc = calloc(1, sizeof *vc);
@@ -632,7 +724,7 @@ struct vmctx *monitor_open(const struct run_options *opt)
 		monitor_free(vc);
 		return NULL;
 	}
-	vc->mm = mm_create(opt->mem, vc->native);
+	vc->mm = new_mm(vc);
 	if (!vc->mm) {
 		fprintf(stderr, "dunerun: cannot reserve %llu MiB of guest memory\n",
 			(unsigned long long)(opt->mem >> 20));
@@ -735,9 +827,7 @@ struct run_result monitor_run(struct vmctx *vc, const char *path, char *const ar
 	if (opt->trace)
 		trace_guest_calls(vc);
 	if (opt->stats)
-		fprintf(stderr, "dunerun: %llu exits; syscalls: %llu served by polling, %llu by exit, %llu in the guest\n",
-			(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
-			(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls);
+		print_stats(vc);
 out_proc:
 	procs_leave(&vc->proc);
 	proc_release(&vc->proc);

@@ -52,18 +52,46 @@ int needs_vcpu(uint64_t nr)
 	return 0;
 }
 
-/* Copies the posted request once: the guest may change the mailbox at
+/* A posted request, copied once: the guest may change the mailbox at
  * any time, so every decision is made on this copy. */
-static uint64_t copy_request(struct mailbox *mb, uint64_t arg[6])
+struct request {
+	uint64_t nr, arg[6];
+	uint64_t rip;           /* the program's return address */
+	uint64_t cont;          /* nonzero: from a patched site's stub */
+};
+
+static void copy_request(struct mailbox *mb, struct request *rq)
 {
 	for (int i = 0; i < 6; i++)
-		arg[i] = __atomic_load_n(&mb->arg[i], __ATOMIC_RELAXED);
-	return __atomic_load_n(&mb->nr, __ATOMIC_RELAXED);
+		rq->arg[i] = __atomic_load_n(&mb->arg[i], __ATOMIC_RELAXED);
+	rq->nr = __atomic_load_n(&mb->nr, __ATOMIC_RELAXED);
+	rq->rip = __atomic_load_n(&mb->rip, __ATOMIC_RELAXED);
+	rq->cont = __atomic_load_n(&mb->cont, __ATOMIC_RELAXED);
+}
+
+/* After a call from a `syscall` instruction: its site becomes a jump to
+ * a stub (patch/patch.h), and this call returns through the stub too,
+ * since the bytes it would return to are the patch now.  Unless the call
+ * gave sites their bytes back (mprotect of text, say: the program may
+ * read them next), or took the page of its own stub: then it returns to
+ * its site.  Call with the memory locked. */
+static void patch_call_site(struct vmctx *vc, const struct request *rq, uint64_t epoch)
+{
+	if (mm_patch_epoch(vc->mm) != epoch) {
+		if (rq->cont && !mm_patch_in_stub(vc->mm, rq->cont))
+			__atomic_store_n(&vc->mbox->cont, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (rq->cont || vc->proc.exited || vc->proc.exec)
+		return;
+	uint64_t cont = mm_patch_site(vc->mm, rq->rip);
+	if (cont)
+		__atomic_store_n(&vc->mbox->cont, cont, __ATOMIC_RELAXED);
 }
 
 /* Serves the request; a call that parked its thread (-EPARK) is left
  * unanswered, for the vCPU thread to switch threads. */
-static long serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
+static long serve(struct vmctx *vc, const struct request *rq)
 {
 	struct mailbox *mb = vc->mbox;
 
@@ -71,7 +99,12 @@ static long serve(struct vmctx *vc, uint64_t nr, const uint64_t arg[6])
 	if (vc->opt->trace)
 		trace_guest_calls(vc);
 	mm_lock(vc->mm);
-	long ret = sys_call(&vc->proc, nr, arg);
+	vc->proc.patched_call = rq->cont != 0;
+	uint64_t epoch = mm_patch_epoch(vc->mm);
+	long ret = sys_call(&vc->proc, rq->nr, rq->arg);
+	vc->proc.patched_call = 0;
+	vc->npatched_calls += rq->cont != 0;
+	patch_call_site(vc, rq, epoch);
 	uint64_t rewrites = mm_unlock(vc->mm);
 	int resync = mm_needs_full_resync(vc->mm);
 	pthread_mutex_unlock(&vc->lock);
@@ -109,11 +142,11 @@ void trace_guest_calls(struct vmctx *vc)
 
 int serve_request(struct vmctx *vc)
 {
-	uint64_t arg[6];
-	uint64_t nr = copy_request(vc->mbox, arg);
+	struct request rq;
 
-	if (nr != SYS_rt_sigreturn)
-		return serve(vc, nr, arg) == -EPARK ? 2 : 0;
+	copy_request(vc->mbox, &rq);
+	if (rq.nr != SYS_rt_sigreturn)
+		return serve(vc, &rq) == -EPARK ? 2 : 0;
 	vc->proc.nforwarded++;
 	if (vc->opt->trace)
 		dprintf(vc->proc.trace_fd, "rt_sigreturn() = ? [host]\n");
@@ -147,11 +180,11 @@ static void poll_once(struct vmctx *vc, uint64_t *last)
 		return;
 	__atomic_store_n(&vc->in_flight, 1, __ATOMIC_SEQ_CST);
 	if (take(mb, MB_POSTED)) {
-		uint64_t arg[6];
-		uint64_t nr = copy_request(mb, arg);
-		int waits = !needs_vcpu(nr) && may_block(vc, nr, arg);
+		struct request rq;
+		copy_request(mb, &rq);
+		int waits = !needs_vcpu(rq.nr) && may_block(vc, rq.nr, rq.arg);
 		/* So does a call that parks its thread, to run another. */
-		if (waits || needs_vcpu(nr) || serve(vc, nr, arg) == -EPARK)
+		if (waits || needs_vcpu(rq.nr) || serve(vc, &rq) == -EPARK)
 			__atomic_store_n(&mb->state, MB_BOUNCE, __ATOMIC_RELEASE);
 		else
 			vc->nserved_polling++;

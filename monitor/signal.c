@@ -81,11 +81,19 @@ int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
 	return 0;
 }
 
+uint64_t resume_at(struct vmctx *vc, uint64_t rip)
+{
+	pthread_mutex_lock(&vc->lock);
+	uint64_t to = mm_patch_resume(vc->mm, rip);
+	pthread_mutex_unlock(&vc->lock);
+	return to;
+}
+
 int uctx_put(struct vmctx *vc, struct uctx *u)
 {
 	struct kvm_regs r = u->regs;
 
-	u->iret[0] = u->regs.rip;
+	u->iret[0] = resume_at(vc, u->regs.rip);
 	u->iret[2] = (u->iret[2] & ~USER_RFLAGS_MASK) | (u->regs.rflags & USER_RFLAGS_MASK);
 	u->iret[3] = u->regs.rsp;
 	r.rip = u->ring0.rip;

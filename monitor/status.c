@@ -100,6 +100,9 @@ void status_write(struct vmctx *vc, const struct run_result *res)
  * preempted anyway, so that a spin-wait cannot hang the run. */
 #define TIMESLICE_MS 10
 #define DETERMINISTIC_SLICE_MS 2000
+/* A signal that found the program in the entry page or a stub, after its
+ * syscall was answered: kicked again this soon, in its own code then. */
+#define REKICK_MS 1
 
 /* The signals the launcher takes for the program.  Not SIGTSTP: Ctrl-Z
  * stops dunerun as a whole, as a shell expects. */
@@ -125,6 +128,12 @@ static void stop_run(struct vmctx *vc, int status, int sig, const char *limit)
 	procs_leave(&vc->proc);
 	fflush(NULL);
 	_exit(status);
+}
+
+void watchdog_rekick(struct vmctx *vc)
+{
+	if (!__atomic_exchange_n(&vc->rekick, 1, __ATOMIC_ACQ_REL))
+		watchdog_retick(vc);
 }
 
 void watchdog_retick(struct vmctx *vc)
@@ -182,9 +191,12 @@ static void *watchdog(void *arg)
 	for (;;) {
 		uint64_t spent = ms_since(&vc->started);
 		/* With several threads, the vCPU is kicked every time slice:
-		 * the kick is the preemption (thread.c). */
-		int slicing = __atomic_load_n(&vc->nthreads, __ATOMIC_ACQUIRE) > 1;
-		uint64_t slice = vc->opt->deterministic ? DETERMINISTIC_SLICE_MS : TIMESLICE_MS;
+		 * the kick is the preemption (thread.c).  A signal the last
+		 * kick could not deliver gets another one soon. */
+		int slicing = __atomic_load_n(&vc->nthreads, __ATOMIC_ACQUIRE) > 1 ||
+			      __atomic_load_n(&vc->rekick, __ATOMIC_ACQUIRE);
+		uint64_t slice = __atomic_load_n(&vc->rekick, __ATOMIC_ACQUIRE) ? REKICK_MS :
+				 vc->opt->deterministic ? DETERMINISTIC_SLICE_MS : TIMESLICE_MS;
 		left = deadline > spent ? deadline - spent : 0;
 		if (slicing && (!deadline || left > slice))
 			left = slice;
@@ -193,7 +205,8 @@ static void *watchdog(void *arg)
 		int sig = sigtimedwait(&set, NULL, deadline || slicing ? &ts : NULL);
 		if (sig < 0) {
 			if (errno == EAGAIN && slicing) {
-				__atomic_store_n(&vc->tick, 1, __ATOMIC_RELEASE);
+				if (!__atomic_exchange_n(&vc->rekick, 0, __ATOMIC_ACQ_REL))
+					__atomic_store_n(&vc->tick, 1, __ATOMIC_RELEASE);
 				syscall(SYS_tgkill, getpid(), vc->vcpu_tid, SIG_KICK);
 			}
 			if (errno == EAGAIN && deadline && ms_since(&vc->started) >= deadline)

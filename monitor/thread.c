@@ -98,6 +98,7 @@ static int load(struct vmctx *vc, int i, struct uctx *at)
 		return uctx_put(vc, &u);
 	}
 	u.regs.rflags = (u.regs.rflags & USER_RFLAGS_MASK) | USER_RFLAGS_SET;
+	u.regs.rip = resume_at(vc, u.regs.rip);
 	return kvm_vm_set_regs(&vc->vm, &u.regs);
 }
 

@@ -197,7 +197,7 @@ void trace_end(struct proc *p, const struct sysent *e, long ret, char *buf,
 	} else {
 		put(&o, ") = %ld", ret);
 	}
-	put(&o, " [host]\n");
+	put(&o, p->patched_call ? " [host, patched]\n" : " [host]\n");
 	if (o.len && o.buf[o.len - 1] != '\n')
 		o.buf[o.len - 1] = '\n';
 	w = write(p->trace_fd, o.buf, o.len);

@@ -36,10 +36,14 @@ run_part() {        # name command...
 	tally "$log" "$name"
 }
 
-make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" "$B/unit/test_harden" ||
+make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" \
+	"$B/unit/test_harden" "$B/unit/test_patch" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua"
 run_part unit-sys "$B/unit/test_sys"
+# The syscall-site decoder against objdump, over real programs' text.
+run_part unit-patch bash -c 'objdump -d -w "$@" | "$0"' "$B/unit/test_patch" \
+	"$B/progs/busybox" "$B/progs/lua" "$B/progs/speedtest1" "$B/progs/zsh-static" "$B/progs/gojq"
 run_part unit-image "$B/unit/test_image"
 run_part unit-policy "$B/unit/test_policy"
 run_part unit-harden "$B/unit/test_harden"

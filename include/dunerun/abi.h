@@ -50,6 +50,9 @@
 /* Linux's legacy vsyscall page: user code at a fixed kernel-half address,
  * which old static libcs call (and dietlibc reads when there is no vDSO). */
 #define GVA_VSYSCALL    0xffffffffff600000
+/* Where patched syscall sites' stubs (patch/patch.h) and the vDSO enter
+ * the entry page instead of executing `syscall`. */
+#define GVA_ENTRY_PATCHED (GVA_ENTRY + 0x800)
 #define USER_STACK_TOP  0x00007ffffff00000
 #define USER_MMAP_TOP   0x00007fff00000000
 #define USER_VA_END     0x00007fffffff0000 /* first address the program may not map */
@@ -177,10 +180,20 @@
 #define MB_VV_PPID      0x78    /* u64 */
 #define MB_GUEST_CALLS  0x80    /* u64: syscalls answered in the guest */
 #define MB_TRACE        0x88    /* u32: 1 = record calls answered in the guest */
+#define MB_PATCHING     0x8c    /* u32: 1 = the host rewrites syscall sites, so a
+				   `syscall` instruction's call goes to it even
+				   when the guest could answer it */
 #define MB_GTRACE       0x90    /* { u64 nr; u64 ret; } [32]: the last calls
 				   answered in the guest, at guest_calls - 1 */
 #define MB_GTRACE_N     32
 #define MB_VV_TID       0x290   /* u64: the running thread's id */
+/* A patched site's call (patch/patch.h): where the entry returns, instead
+ * of MB_RIP (0: to MB_RIP).  The host sets it too when it patches the
+ * site of the call it serves, whose return address is then the patch. */
+#define MB_CONT         0x298
+#define MB_USER_RSP     0x2a0   /* u64: the program's rsp while the entry
+				   uses MB_SCRATCH as its stack */
+#define MB_SCRATCH      0x2a8   /* u64: pushfq/popfq without the program's stack */
 
 /* ---- The kernel control block (GPA_KCB, supervisor only) ------------ */
 
@@ -303,9 +316,12 @@ struct mailbox {
 	uint64_t vv_ppid;
 	uint64_t guest_calls;
 	uint32_t trace;
-	uint32_t pad;
+	uint32_t patching;
 	struct { uint64_t nr, ret; } gtrace[MB_GTRACE_N];
 	uint64_t vv_tid;
+	uint64_t cont;
+	uint64_t user_rsp;
+	uint64_t scratch;
 };
 
 struct kcb {
@@ -334,8 +350,11 @@ _Static_assert(__builtin_offsetof(struct mailbox, vv_pid) == MB_VV_PID, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, vv_ppid) == MB_VV_PPID, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, guest_calls) == MB_GUEST_CALLS, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, trace) == MB_TRACE, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, patching) == MB_PATCHING, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, gtrace) == MB_GTRACE, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, vv_tid) == MB_VV_TID, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, cont) == MB_CONT, "abi");
+_Static_assert(__builtin_offsetof(struct mailbox, scratch) == MB_SCRATCH, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, update) == KCB_UPDATES, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, lock) == KCB_LOCK, "abi");
 _Static_assert(__builtin_offsetof(struct kcb, pvm_native) == KCB_PVM_NATIVE, "abi");

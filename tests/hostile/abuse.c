@@ -64,7 +64,12 @@ int main(void)
 	 * own, and a forged request state must not confuse the launcher. */
 	volatile unsigned long *mb = (volatile unsigned long *)MBOX;
 	mb[0x60 / 8] = 42;              /* the pid served in the guest */
-	show("getpid after forging the mailbox", getpid() == 42 ? 0 : -EINVAL);
+	/* A site's first call goes to the launcher, which rewrites the site;
+	 * from then on the guest answers, from the forged value. */
+	long pid = 0;
+	for (int i = 0; i < 3; i++)
+		pid = getpid();
+	show("getpid after forging the mailbox", pid == 42 ? 0 : -EINVAL);
 	mb[0] = 0xffffffffffffffffUL;   /* state and polling: garbage */
 	mb[0x58 / 8] = 0xffffffffffffffffUL; /* action and want_exit */
 	show("write after corrupting the mailbox", write(1, "", 0));
