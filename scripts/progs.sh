@@ -9,7 +9,7 @@ P="$B/progs"
 mkdir -p "$P"
 
 # tcl: sqlite's build generates its amalgamation with tclsh.
-need_pkgs musl-tools dpkg-dev busybox-static bash-static mksh tcl file gojq shfmt
+need_pkgs musl-tools dpkg-dev busybox-static bash-static zsh-static sash mksh tcl file gojq shfmt
 
 # check NAME ARGS...: the program must be static and run natively before we call it done.
 check() {
@@ -34,6 +34,17 @@ if ! done_ shells; then
 	install -m 755 /usr/lib/klibc/bin/mksh "$P/mksh-klibc"
 	for sh in bash-static mksh-diet mksh-klibc; do check "$sh" -c 'echo ok'; done
 	mark shells
+fi
+
+# More of glibc's static programs, which start and call the kernel their
+# own way (not musl's): Debian's zsh-static and sash.
+if ! done_ glibc-shells; then
+	STEP=glibc-shells; log "install $STEP"
+	install -m 755 /bin/zsh-static "$P/zsh-static"
+	install -m 755 /bin/sash "$P/sash"
+	check zsh-static -c 'echo ok'
+	check sash -c '-echo ok'
+	mark glibc-shells
 fi
 
 # Go programs, static as Debian builds them: the Go runtime makes threads,

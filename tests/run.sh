@@ -90,13 +90,13 @@ done
 prog() { [ -x "$B/progs/$1" ] && echo "$B/progs/$1"; }
 BUSYBOX=$(prog busybox || echo /bin/busybox)
 LUA=$(prog lua) SQLITE3=$(prog sqlite3) SPEEDTEST1=$(prog speedtest1)
-BASH_STATIC=$(prog bash-static) MKSH_DIET=$(prog mksh-diet) MKSH_KLIBC=$(prog mksh-klibc)
+BASH_STATIC=$(prog bash-static) MKSH_DIET=$(prog mksh-diet) MKSH_KLIBC=$(prog mksh-klibc) ZSH_STATIC=$(prog zsh-static) SASH=$(prog sash)
 FUZZCHECK=$(prog fuzzcheck) FUZZDATA=$B/progs/fuzzdata1.db
 ZLIB_EXAMPLE=$(prog zlib-example) MINIGZIP=$(prog minigzip)
 GOJQ=$(prog gojq) SHFMT=$(prog shfmt)
 CASES=$TESTS/cases
 DATA=$T/.data
-export PROGS BUSYBOX LUA SQLITE3 SPEEDTEST1 BASH_STATIC MKSH_DIET MKSH_KLIBC FUZZCHECK FUZZDATA ZLIB_EXAMPLE MINIGZIP GOJQ SHFMT CASES DATA
+export PROGS BUSYBOX LUA SQLITE3 SPEEDTEST1 BASH_STATIC ZSH_STATIC SASH MKSH_DIET MKSH_KLIBC FUZZCHECK FUZZDATA ZLIB_EXAMPLE MINIGZIP GOJQ SHFMT CASES DATA
 # Determinism: the same locale and time zone for every run.
 export LC_ALL=C TZ=UTC DUNERUN_TEST_VAR='some value'
 ulimit -c 0
