@@ -32,9 +32,14 @@ if [ -z "$backends" ]; then
 	echo "bench: this host cannot run VMs ($VM_WHY): nothing to measure" >&2
 	exit 1
 fi
+# Each backend twice: with syscall sites rewritten (patch/patch.h), and
+# with --no-patch, where every syscall instruction traps as before.
 per_backend() {
 	V=()
-	for be in $backends; do V+=(-- "$be" "${1//@DR@/$B/dunerun exec --backend $be}"); done
+	for be in $backends; do
+		V+=(-- "$be" "${1//@DR@/$B/dunerun exec --backend $be}")
+		V+=(-- "$be,no-patch" "${1//@DR@/$B/dunerun exec --backend $be --no-patch}")
+	done
 }
 
 # Images (`dunerun IMAGE.dz`) when this build can run them, and bubblewrap,
@@ -192,6 +197,11 @@ row "sqlite speedtest1 --size 25 --memdb" ms "wall_ms $B/progs/speedtest1 --size
 	"${V[@]}" "${extra[@]}"
 na_rows "sqlite speedtest1 --size 25 --memdb" ms
 
+# A three-command pipeline in busybox's shell: three processes.
+PIPE="$B/progs/busybox sh -c 'seq 1 20000 | sort -r | md5sum'"
+per_backend "wall_ms @DR@ $PIPE"
+row "busybox sh: seq | sort -r | md5sum" ms "wall_ms $PIPE" "${V[@]}"
+
 # The example image's workload (images/examples/wordfreq) on 8 MiB of text.
 WF=images/examples/wordfreq/wordfreq.lua
 [ -f "$D/text8m" ] || words_text $((8 << 20)) 1 > "$D/text8m"
@@ -212,8 +222,37 @@ na_rows "lua wordfreq.lua 8 MiB" ms
 if [ -x "$B/src/busybox/busybox" ]; then
 	R=${BENCH_BUSYBOX_REPEATS:-1} row "busybox testsuite (runtest)" s \
 		"tests/busybox-suite.sh $B --wall native" \
-		-- "exec" "tests/busybox-suite.sh $B --wall dunerun"
+		-- "exec" "tests/busybox-suite.sh $B --wall dunerun" \
+		-- "exec,no-patch" "tests/busybox-suite.sh $B --wall dunerun-no-patch"
 fi
+
+# What still leaves the guest: VM exits per 1,000 syscalls for each
+# workload, and why (dunerun --stats, summed over a pipeline's
+# processes), with the rewrite and without.
+exits_row() {       # NAME OPTIONS CMD...
+	local name=$1 opts=$2
+	shift 2
+	"$B/dunerun" exec $opts --stats "$@" 2>&1 >/dev/null | awk -v name="$name" -v opts="$opts" '
+		/ exits; syscalls:/ { ex += $2; pol += $5; exi += $9; gst += $12 }
+		/dunerun: exits:/ { pf += $3; un += $9; bo += $12; as += $16; it += $19 }
+		END { sc = pol + exi + gst
+		      printf "| %-28s | %-22s | %8d | %7d | %9.1f | %6d | %8d | %7d | %7d | %6d |\n",
+			name, opts, sc, ex, sc ? ex * 1000 / sc : 0, pf, un, bo, as, it }'
+}
+echo
+echo "| workload (exits)             | options                | syscalls |   exits | per 1,000 | faults | unpolled | bounced | after | intr |"
+echo "|------------------------------|------------------------|---------:|--------:|----------:|-------:|---------:|--------:|------:|-----:|"
+for be in $backends; do
+	for np in "" " --no-patch"; do
+		o="--backend $be$np"
+		exits_row "getpid x200000" "$o" "$D/micro" getpid 200000
+		exits_row "1-byte write x50000" "$o" "$D/micro" write 50000
+		exits_row "speedtest1 --size 25" "$o" "$B/progs/speedtest1" --size 25 --memdb
+		exits_row "sha256sum 100 MiB" "$o" "$B/progs/busybox" sha256sum "$D/data100m"
+		exits_row "seq | sort -r | md5sum" "$o" "$B/progs/busybox" sh -c 'seq 1 20000 | sort -r | md5sum'
+		exits_row "lua wordfreq 8 MiB" "$o" "$B/progs/lua" "$WF" "$D/text8m"
+	done
+done
 
 # Image build rate for a 100 MiB tree, the same wherever the build is the
 # same: the programs of $B/progs (executables and a database) copied in

@@ -17,7 +17,8 @@
 # fails in both runs.
 #
 # BUSYBOX_SUITE_STRICT=1 counts the known differences below as failures.
-# With --wall native|dunerun it runs the testsuite once that way and prints
+# With --wall native|dunerun|dunerun-no-patch it runs the testsuite once
+# that way and prints
 # only the wall time in seconds (tests/bench.sh).
 set -u
 B=${1:-build}
@@ -97,7 +98,8 @@ if [ -n "$WALL" ]; then
 	case $WALL in
 	native) run_suite "$W/wall-native.log" ;;
 	dunerun) run_suite "$W/wall-dunerun.log" "$B/dunerun" exec ;;
-	*) echo "--wall native or dunerun" >&2; exit 2 ;;
+	dunerun-no-patch) run_suite "$W/wall-dunerun.log" "$B/dunerun" exec --no-patch ;;
+	*) echo "--wall native, dunerun or dunerun-no-patch" >&2; exit 2 ;;
 	esac
 	exit
 fi
