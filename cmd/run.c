@@ -160,6 +160,10 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 
 	if (env && *env && parse_backend(&c->opt, "DUNERUN_BACKEND=", env) < 0)
 		return -1;
+	/* For running a whole suite the old way: DUNERUN_NO_PATCH=1. */
+	env = getenv("DUNERUN_NO_PATCH");
+	if (env && *env && strcmp(env, "0"))
+		c->opt.no_patch = 1;
 	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--"))

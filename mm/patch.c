@@ -3,21 +3,24 @@
  *
  * A site is patched the first time its syscall is served, if the bytes
  * after it can be borrowed, it lies in read-only private text, and its
- * stub fits within reach (patch.h: the bands).  The patch is the program's own copy of its
- * text (file mappings are private copies), like a debugger's breakpoint:
- * the file and other processes never see it, and a fork child inherits
- * it with the rest of memory.
+ * stub fits in one of its windows (patch.h: the bands).  The patch is
+ * the program's own copy of its text (file mappings are private copies),
+ * like a debugger's breakpoint: the file and other processes never see
+ * it, and a fork child inherits it with the rest of memory.
  *
  * What the program reads at a patched site is the patch (5 bytes,
- * e9 xx 06 06 d6).  Any change of the pages under a site first puts the
+ * e9 xx 06 06 xx).  Any change of the pages under a site first puts the
  * original bytes back: mprotect (so a program that makes its text
  * readable or writable to inspect or rewrite it sees and edits the
  * original), mremap; munmap and a fixed mmap over it drop the site.  A
  * site whose bytes are no longer the patch (madvise, a write through
  * another mapping) is forgotten the next time it is looked at.
  *
- * Stubs are never freed while the address space lives: another thread
- * may be inside one.
+ * Stub pages are VMAs of their own, which go only when the program asks
+ * for their range (patch_evacuate), their sites restored.  No thread is
+ * inside a stub then: the launcher switches threads and delivers signals
+ * only where the program runs its own code, and the thread making the
+ * call returns to its site instead (mm_patch_epoch).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -75,7 +75,11 @@ int uctx_get(struct vmctx *vc, struct uctx *u, int has_error_code)
 	    !(u->iret = supervisor_stack(vc, u->ring0.rsp + (has_error_code ? 8 : 0), 40)))
 		return -1;
 	u->regs = u->ring0;
-	u->regs.rip = u->iret[0];
+	/* Interrupted in a stub's copy of a borrowed instruction (a fault
+	 * there): the program's view is the instruction's own address. */
+	pthread_mutex_lock(&vc->lock);
+	u->regs.rip = mm_patch_original(vc->mm, u->iret[0]);
+	pthread_mutex_unlock(&vc->lock);
 	u->regs.rflags = u->iret[2];
 	u->regs.rsp = u->iret[3];
 	return 0;

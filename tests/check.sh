@@ -82,6 +82,9 @@ for be in $VM_BACKENDS; do
 	done
 done
 unset DUNERUN_BACKEND
+# The comparison suite once more the old way, every syscall instruction
+# trapping (--no-patch), under the default backend.
+[ -z "$VM_BACKENDS" ] || DUNERUN_NO_PATCH=1 run_part programs-no-patch tests/run.sh "$B"
 
 if [ -z "$VM_BACKENDS" ]; then
 	# No usable /dev/kvm (a PVM guest, say): check the launcher's error,
@@ -104,7 +107,12 @@ elif ! supervisor_host "$B/dunerun" "$B/progs/busybox" true; then
 	# that every run of the suite checks ring 0.
 	echo "== supervisor mode, in QEMU's emulated SVM machine ($SUPERVISOR_WHY)"
 	in_qemu supervisor dirtygc
-	qemu_tally supervisor dirtygc
+	# And the VT-x/SVM path of patched syscall sites (a jump to the entry
+	# page in ring 3, the slow path through ring 0): the cases that make
+	# the most kinds of calls, from every libc here.
+	RUN_PATTERN='patch-|shell-|sig|pthreads|go-|bb-sh|sh-|fork|execve|sqlite-speedtest1|lua-' \
+		in_qemu programs
+	qemu_tally supervisor dirtygc programs
 fi
 
 echo

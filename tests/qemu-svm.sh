@@ -105,7 +105,7 @@ exec 9>&-                       # the setup lock: not held while CMD runs
 job=$Q/job.$$
 {
 	echo "export PATH='$PATH' HOME=/root LANG=C.UTF-8 TERM=dumb DUNERUN_TEST_MACHINE=qemu-svm"
-	for v in DUNERUN_BACKEND BENCH_REPEATS CI; do
+	for v in DUNERUN_BACKEND BENCH_REPEATS CI RUN_PATTERN; do
 		[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	printf 'cd %q || exit 125\n' "$DIR"

@@ -4,7 +4,8 @@
 # Each case in tests/cases/*.case runs twice, natively and under $RUNNER
 # (default: BUILD_DIR/dunerun exec), in the same fresh work directory
 # (TEST_TMP/NAME/work, default TEST_TMP=/tmp/dunerun-test), and the two runs
-# are compared.  Only cases whose name contains PATTERN (a glob) run.
+# are compared.  Only cases whose name contains PATTERN (a glob; several
+# separated by |) run.
 #
 # Environment:
 #   RUNNER    the command prefix under test.  RUNNER=env (or RUNNER=) runs
@@ -17,6 +18,7 @@
 #             (dunerun exec --supervisor), where it must still end as
 #             natively; cases marked ring3_only are skipped.
 #   TIMEOUT   seconds per run (default 60); TEST_TMP as above.
+#   RUN_PATTERN  PATTERN, when none is given (tests/qemu-svm.sh passes it on).
 #
 # A case file is shell, sourced by this script.  Keys:
 #   name=NAME            default: the file name without .case
@@ -50,7 +52,7 @@ set -u
 
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 BUILD_DIR [PATTERN]" >&2; exit 2; }
 mkdir -p "$1" && B=$(cd "$1" && pwd) || exit 2
-PATTERN=${2:-}
+PATTERN=${2:-${RUN_PATTERN:-}}
 TESTS=$(cd "$(dirname "$0")" && pwd)
 T=${TEST_TMP:-/tmp/dunerun-test}
 TIMEOUT=${TIMEOUT:-60}
@@ -159,7 +161,9 @@ for file in "$CASES"/*.case; do
 	timeout=$TIMEOUT dunerun_stdout='' dunerun_status='' options=''
 	. "$file"
 	name=${name:-$(basename "$file" .case)}
-	[[ $name == *$PATTERN* ]] || continue
+	matched=
+	for p in ${PATTERN//|/ }; do [[ $name == *$p* ]] && matched=1; done
+	[ -z "$PATTERN" ] || [ -n "$matched" ] || continue
 	if [ -n "$pending" ]; then
 		echo "SKIP $name (pending: $pending)"; skipped=$((skipped + 1)); continue
 	fi
