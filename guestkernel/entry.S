@@ -149,14 +149,19 @@ answer\@:
 	jmp \apply
 .endm
 
-/* The result, the return address (a stub's continuation for a patched
- * site, patch/patch.h) and rflags back from the mailbox, for the return. */
-.macro FINISH_SYSCALL
+/* The return address (a stub's continuation for a patched site,
+ * patch/patch.h) and rflags back from the mailbox, for the return; rax
+ * is still the mailbox. */
+.macro FINISH_ADDR
 	movl $MB_IDLE, MB_STATE(%rax)
 	mov MB_RIP(%rax), %rcx
 	cmpq $0, MB_CONT(%rax)
 	cmovne MB_CONT(%rax), %rcx
 	mov MB_RFLAGS(%rax), %r11
+.endm
+/* The same, and the result in rax. */
+.macro FINISH_SYSCALL
+	FINISH_ADDR
 	mov MB_RET(%rax), %rax
 .endm
 
@@ -198,11 +203,7 @@ finish:
 	/* FINISH_SYSCALL, with rflags back as sysret would leave them; the
 	 * flags go through the mailbox's scratch word, since the program's
 	 * stack below rsp may be live. */
-	movl $MB_IDLE, MB_STATE(%rax)
-	mov MB_RIP(%rax), %rcx
-	cmpq $0, MB_CONT(%rax)
-	cmovne MB_CONT(%rax), %rcx
-	mov MB_RFLAGS(%rax), %r11
+	FINISH_ADDR
 	mov %rsp, MB_USER_RSP(%rax)
 	lea MB_SCRATCH + 8(%rax), %rsp
 	push %r11

@@ -33,6 +33,9 @@
  * exit each time: after this many, the site gets its original bytes. */
 #define GUARD_HITS_MAX  8
 #define STUB_PAGES_MAX  1024    /* 4 MiB of stubs */
+/* Sites remembered, patched or not: a program that jumps into the entry
+ * page with made-up return addresses must not grow the launcher. */
+#define SITES_MAX       16384
 #define STUB_ALIGN      8
 
 struct site {
@@ -370,6 +373,7 @@ uint64_t mm_patch_site(struct mm *mm, uint64_t ret)
 	if (!t || !t->on || ret < 2)
 		return 0;
 	struct site *s = lookup(t, site);
+	uint8_t insn[2];
 	if (s) {
 		/* Refused for good, or patched already (the call came from a
 		 * copy of the original bytes elsewhere). */
@@ -377,8 +381,9 @@ uint64_t mm_patch_site(struct mm *mm, uint64_t ret)
 			return 0;
 		s->live = 0;
 		s->stub = 0;
-	} else if (!(s = insert(t, site))) {
-		return 0;
+	} else if (t->n >= SITES_MAX || read_text(mm, site, insn, 2) != 2 ||
+		   insn[0] != 0x0f || insn[1] != 0x05 || !(s = insert(t, site))) {
+		return 0;       /* not a syscall: the call came from elsewhere */
 	}
 	enum patch_refusal r = make_patch(mm, s);
 	if (r != PATCH_OK) {

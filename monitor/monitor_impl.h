@@ -58,9 +58,13 @@ struct vmctx {
 	int wake;               /* futex word: wakes a sleeping service thread */
 	int sleeping;           /* the service thread is (about to be) asleep */
 	int in_flight;          /* the service thread owns the posted request */
+	uint64_t poll_ns;       /* how long it spins after a request (adapted) */
+	uint64_t slept_at;      /* when it last went to sleep */
 	int vcpu_waiting;       /* the vCPU thread sleeps until in_flight clears */
 	uint64_t nexits, nserved_polling, nserved_exit;
 	uint64_t npatched_calls; /* calls that came from patched sites */
+	uint64_t napplies;      /* answers that sent the guest to ring 0 to
+				   apply page-table rewrites (no exit) */
 	uint64_t nexit[EXIT_KINDS];     /* --stats: exits by why */
 	uint64_t gtrace_seen;    /* guest-answered calls already traced */
 	struct timespec started; /* for the wall time in --status-json */

@@ -610,19 +610,21 @@ static void print_stats(struct vmctx *vc)
 	for (int r = 1; r < PATCH_REFUSALS; r++)
 		refused += ps.refused[r];
 	fprintf(stderr, "dunerun: %llu exits; syscalls: %llu served by polling, %llu by exit, "
-		"%llu in the guest; %llu from patched sites\n",
+		"%llu in the guest; %llu from patched sites or the vDSO\n",
 		(unsigned long long)vc->nexits, (unsigned long long)vc->nserved_polling,
 		(unsigned long long)vc->nserved_exit, (unsigned long long)vc->mbox->guest_calls,
 		(unsigned long long)vc->npatched_calls);
 	fprintf(stderr, "dunerun: exits: %llu page faults, %llu other exceptions, "
 		"%llu syscalls unpolled, %llu bounced (may block), %llu after service, "
-		"%llu interruptions, %llu other\n",
+		"%llu interruptions, %llu other; %llu entries to ring 0 without an exit "
+		"(page-table rewrites)\n",
 		(unsigned long long)x[EXIT_PAGE_FAULT], (unsigned long long)x[EXIT_EXCEPTION],
 		(unsigned long long)x[EXIT_SYSCALL_UNPOLLED], (unsigned long long)x[EXIT_SYSCALL_BOUNCED],
 		(unsigned long long)x[EXIT_SYSCALL_ASKED], (unsigned long long)x[EXIT_INTERRUPT],
 		(unsigned long long)(vc->nexits - x[EXIT_PAGE_FAULT] - x[EXIT_EXCEPTION] -
 				     x[EXIT_SYSCALL_UNPOLLED] - x[EXIT_SYSCALL_BOUNCED] -
-				     x[EXIT_SYSCALL_ASKED] - x[EXIT_INTERRUPT]));
+				     x[EXIT_SYSCALL_ASKED] - x[EXIT_INTERRUPT]),
+		(unsigned long long)vc->napplies);
 	fprintf(stderr, "dunerun: syscall sites: %llu patched (%llu stub pages), %llu kept slow",
 		(unsigned long long)ps.sites, (unsigned long long)ps.stub_pages, refused);
 	for (int r = 1; r < PATCH_REFUSALS; r++)

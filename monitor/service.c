@@ -22,7 +22,12 @@
 
 #include "monitor_impl.h"
 
-#define POLL_NS 200000          /* spin this long after the last request */
+/* How long to spin after the last request: adapted between these.  A
+ * program whose calls come a little further apart than the spin would
+ * otherwise exit at every call (tens of microseconds on some hosts),
+ * while a longer spin costs a host core only while the program runs. */
+#define POLL_NS_MIN 200000
+#define POLL_NS_MAX 2000000
 
 static void futex_wait(int *addr, int val)
 {
@@ -99,7 +104,9 @@ static long serve(struct vmctx *vc, const struct request *rq)
 	if (vc->opt->trace)
 		trace_guest_calls(vc);
 	mm_lock(vc->mm);
-	vc->proc.patched_call = rq->cont != 0;
+	/* A vDSO function enters like a patched site, returning where it
+	 * says it came from. */
+	vc->proc.patched_call = !rq->cont ? 0 : rq->cont == rq->rip ? 2 : 1;
 	uint64_t epoch = mm_patch_epoch(vc->mm);
 	long ret = sys_call(&vc->proc, rq->nr, rq->arg);
 	vc->proc.patched_call = 0;
@@ -115,6 +122,7 @@ static long serve(struct vmctx *vc, const struct request *rq)
 	 * answer tells the entry page what the program must not run before.
 	 * A handler to run needs the vCPU thread: the exit path. */
 	mb->action = resync || sig_ready(&vc->proc) ? MB_EXIT : rewrites ? MB_APPLY : MB_RETURN;
+	vc->napplies += mb->action == MB_APPLY;
 	/* A program that just died (exit, or a signal such as SIGPIPE) must
 	 * not run on: send it to the exit path, where the vCPU thread stops. */
 	__atomic_store_n(&mb->state, vc->proc.exited ? MB_BOUNCE : MB_DONE,
@@ -219,12 +227,13 @@ static void *service_main(void *arg)
 				poll_once(vc, &last);
 				__builtin_ia32_pause();
 			}
-			if (now_ns() - last > POLL_NS)
+			if (now_ns() - last > __atomic_load_n(&vc->poll_ns, __ATOMIC_RELAXED))
 				break;
 		}
 		/* The mirror image of the guest's post: clear polling, then
 		 * look once more, so a request posted meanwhile is served. */
 		__atomic_store_n(&mb->polling, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&vc->slept_at, now_ns(), __ATOMIC_RELAXED);
 		__atomic_store_n(&vc->sleeping, 1, __ATOMIC_SEQ_CST);
 		poll_once(vc, &last);
 		if (__atomic_load_n(&vc->wake, __ATOMIC_ACQUIRE) == seen)
@@ -238,6 +247,8 @@ int service_start(struct vmctx *vc)
 {
 	/* A restart (after execve or fork) clears the last stop. */
 	__atomic_store_n(&vc->stop, 0, __ATOMIC_RELEASE);
+	if (!vc->poll_ns)
+		vc->poll_ns = POLL_NS_MIN;
 	if (pthread_create(&vc->service, NULL, service_main, vc) != 0)
 		return -1;
 	vc->service_running = 1;
@@ -249,6 +260,14 @@ void service_kick(struct vmctx *vc)
 	/* Decided on our own state: the guest can write `polling`. */
 	if (!vc->service_running || !__atomic_load_n(&vc->sleeping, __ATOMIC_SEQ_CST))
 		return;
+	/* A call so soon after the thread gave up: it gave up too early. */
+	uint64_t asleep = now_ns() - __atomic_load_n(&vc->slept_at, __ATOMIC_RELAXED);
+	uint64_t spin = vc->poll_ns;
+	if (asleep < spin)
+		spin = spin * 2 < POLL_NS_MAX ? spin * 2 : POLL_NS_MAX;
+	else if (asleep > 8 * spin)
+		spin = spin / 2 > POLL_NS_MIN ? spin / 2 : POLL_NS_MIN;
+	__atomic_store_n(&vc->poll_ns, spin, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&vc->wake, 1, __ATOMIC_RELEASE);
 	futex_wake(&vc->wake);
 }

@@ -143,7 +143,8 @@ struct proc {
 	int trace;              /* print every syscall on trace_fd */
 	int trace_fd;
 	int patched_call;       /* the call being served came from a patched
-				   site (patch/patch.h): traced as such */
+				   site (1, patch/patch.h) or the vDSO (2):
+				   traced as such */
 	int exited;             /* exit or exit_group was called, or a signal killed it */
 	int exit_code;
 	int exit_signal;        /* the signal that killed it (exit_code = 128 + it), or 0 */

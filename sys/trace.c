@@ -197,7 +197,8 @@ void trace_end(struct proc *p, const struct sysent *e, long ret, char *buf,
 	} else {
 		put(&o, ") = %ld", ret);
 	}
-	put(&o, p->patched_call ? " [host, patched]\n" : " [host]\n");
+	put(&o, p->patched_call == 1 ? " [host, patched]\n" :
+		p->patched_call == 2 ? " [host, vdso]\n" : " [host]\n");
 	if (o.len && o.buf[o.len - 1] != '\n')
 		o.buf[o.len - 1] = '\n';
 	w = write(p->trace_fd, o.buf, o.len);

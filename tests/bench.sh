@@ -234,14 +234,14 @@ exits_row() {       # NAME OPTIONS CMD...
 	shift 2
 	"$B/dunerun" exec $opts --stats "$@" 2>&1 >/dev/null | awk -v name="$name" -v opts="$opts" '
 		/ exits; syscalls:/ { ex += $2; pol += $5; exi += $9; gst += $12 }
-		/dunerun: exits:/ { pf += $3; un += $9; bo += $12; as += $16; it += $19 }
+		/dunerun: exits:/ { pf += $3; un += $9; bo += $12; as += $16; it += $19; r0 += $23 }
 		END { sc = pol + exi + gst
-		      printf "| %-28s | %-22s | %8d | %7d | %9.1f | %6d | %8d | %7d | %7d | %6d |\n",
-			name, opts, sc, ex, sc ? ex * 1000 / sc : 0, pf, un, bo, as, it }'
+		      printf "| %-28s | %-22s | %8d | %7d | %9.1f | %6d | %8d | %7d | %5d | %4d | %6d |\n",
+			name, opts, sc, ex, sc ? ex * 1000 / sc : 0, pf, un, bo, as, it, r0 }'
 }
 echo
-echo "| workload (exits)             | options                | syscalls |   exits | per 1,000 | faults | unpolled | bounced | after | intr |"
-echo "|------------------------------|------------------------|---------:|--------:|----------:|-------:|---------:|--------:|------:|-----:|"
+echo "| workload (exits)             | options                | syscalls |   exits | per 1,000 | faults | unpolled | bounced | after | intr | ring 0 |"
+echo "|------------------------------|------------------------|---------:|--------:|----------:|-------:|---------:|--------:|------:|-----:|-------:|"
 for be in $backends; do
 	for np in "" " --no-patch"; do
 		o="--backend $be$np"

@@ -73,6 +73,15 @@ expect static-pie 0 - "$DR" exec "$T/hi-static-pie"
 expect out-of-memory 137 'memory limit of 64 MiB reached' "$DR" exec --mem 64M "$T/hog"
 expect_trace trace-guest '^getpid\(\) = [0-9]+ \[guest\]$' "$DR" exec --trace "$T/micro" getpid 3
 expect_trace trace-host '^writev\(1, 0x[0-9a-f]+, 2\) = 3 \[host\]$' "$DR" exec --trace "$T/hi"
+# A site's first call takes the syscall instruction; from then on the
+# site is a jump (patch/patch.h), and the trace says so.
+expect_trace trace-patched '^write\(3, "x", 1\) = 1 \[host, patched\]$' \
+	"$DR" exec --trace "$T/micro" write 3
+expect_trace stats-patched '^dunerun: syscall sites: [1-9][0-9]* patched' "$DR" exec --stats "$T/micro" write 3
+timeout -k 5 60 "$DR" exec --no-patch --trace "$T/micro" write 3 > "$T/out" 2> "$T/err"
+ok=0
+[ "$(grep -c '^write(3, "x", 1) = 1 \[host\]$' "$T/err")" = 3 ] && ! grep -q patched "$T/err" && ok=1
+verdict $ok trace-no-patch "--no-patch: three writes, none patched, wanted in:"
 expect_trace trace-errors '^openat\(AT_FDCWD, "/nonexistent", 0x0, 0\) = -1 ENOENT \(No such file or directory\) \[host\]$' \
 	"$DR" exec --trace "$B/progs/busybox" cat /nonexistent
 
