@@ -23,12 +23,12 @@
 static long diffs;
 #define CHECKF(c, ...) do { if (!(c) && diffs++ < 20) check(0, __VA_ARGS__); } while (0)
 
-static int decode(const char *hex, uint64_t rip, struct x86_insn *in)
+/* The bytes written in hex ("48 89 c7") into b; how many. */
+static size_t unhex(const char *hex, uint8_t *b, size_t max)
 {
-	uint8_t b[32];
 	size_t n = 0;
 
-	for (const char *p = hex; *p && n < sizeof b; ) {
+	for (const char *p = hex; *p && n < max; ) {
 		if (*p == ' ') {
 			p++;
 			continue;
@@ -36,7 +36,14 @@ static int decode(const char *hex, uint64_t rip, struct x86_insn *in)
 		b[n++] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
 		p += 2;
 	}
-	return x86_decode(b, n, rip, 0, in);
+	return n;
+}
+
+static int decode(const char *hex, uint64_t rip, struct x86_insn *in)
+{
+	uint8_t b[32];
+
+	return x86_decode(b, unhex(hex, b, sizeof b), rip, 0, in);
 }
 
 static void known_lengths(void)
@@ -86,19 +93,11 @@ static void known_lengths(void)
 static enum patch_refusal plan_of(const char *hex, struct patch_plan *plan)
 {
 	uint8_t b[PATCH_READ];
-	size_t n = 2;
 
 	memset(b, 0xcc, sizeof b);
 	b[0] = 0x0f;
 	b[1] = 0x05;
-	for (const char *p = hex; *p && n < sizeof b; ) {
-		if (*p == ' ') {
-			p++;
-			continue;
-		}
-		b[n++] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
-		p += 2;
-	}
+	unhex(hex, b + 2, sizeof b - 2);
 	return patch_plan(0x401000, b, sizeof b, -1, plan);
 }
 
