@@ -90,8 +90,6 @@ identity\@:
 	je answer_pid\@
 	cmp $186, %rcx          /* gettid */
 	je answer_tid\@
-	cmp $110, %rcx          /* getppid */
-	je answer_ppid\@
 	/* xchg is a full barrier: the posted state is visible before we
 	 * read whether a host thread is polling (the host does the mirror
 	 * image before it sleeps), so a request is never left unseen. */
@@ -113,9 +111,6 @@ spin\@:
 	dec %r11d
 	jnz spin\@
 	jmp \exit
-answer_ppid\@:
-	mov MB_VV_PPID(%rax), %rcx
-	jmp answer\@
 answer_tid\@:
 	mov MB_VV_TID(%rax), %rcx
 	jmp answer\@

@@ -385,7 +385,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
  * parent's vCPU state in it, and its own threads.  The program sees
  * fork return 0. */
 static int become_child(struct vmctx *vc, const struct kvm_state *st,
-			const struct fork_request *f, pid_t parent)
+			const struct fork_request *f)
 {
 	struct proc *p = &vc->proc;
 	int pid = getpid();
@@ -396,7 +396,6 @@ static int become_child(struct vmctx *vc, const struct kvm_state *st,
 	vc->watchdog_tid = 0;
 	vc->service_running = 0;
 	p->pid = pid;
-	p->ppid = parent;
 	thread_only_me(p);          /* fork copies the calling thread only */
 	thread_forget(vc);
 	p->nchildren = 0;
@@ -434,7 +433,7 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 	struct proc *p = &vc->proc;
 	struct fork_request f = p->fork;
 	struct kvm_state *st = malloc(sizeof *st);
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 
 	p->fork.pending = 0;
 	if (!st) {
@@ -457,7 +456,7 @@ static int fork_program(struct vmctx *vc, struct run_result *res)
 	procs_set(p, slot, pid < 0 ? 0 : pid ? pid : getpid());
 	if (pid == 0) {
 		p->run_slot = slot;
-		if (become_child(vc, st, &f, parent) < 0) {
+		if (become_child(vc, st, &f) < 0) {
 			fprintf(stderr, "dunerun: fork: cannot start the child's VM: %s\n", vc->vm.err);
 			procs_leave(p);
 			_exit(125);
@@ -641,7 +640,6 @@ static void publish_identity(struct vmctx *vc)
 
 	mb->vv_pid = vc->proc.pid;
 	mb->vv_tid = vc->proc.tid;
-	mb->vv_ppid = vc->proc.ppid;
 	mb->trace = vc->opt->trace;
 	mb->patching = !vc->opt->no_patch && !vc->opt->supervisor;
 }

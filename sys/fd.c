@@ -110,7 +110,6 @@ int proc_init(struct proc *p, struct mm *mm, const char *exe)
 		goto fail;
 
 	p->pid = p->tid = getpid();
-	p->ppid = getppid();
 	p->pgid = getpgrp();
 	p->sid = getsid(0);
 	p->uid = getuid();

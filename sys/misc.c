@@ -232,7 +232,9 @@ long sys_exit_group(struct proc *p, const uint64_t *a)
 
 long sys_getpid(struct proc *p, const uint64_t *a) { (void)a; return p->pid; }
 long sys_gettid(struct proc *p, const uint64_t *a) { (void)a; return p->tid; }
-long sys_getppid(struct proc *p, const uint64_t *a) { (void)a; return p->ppid; }
+/* The launcher's parent is the program's: after the parent dies, the
+ * reaper that took the launcher over (guest pids are host pids). */
+long sys_getppid(struct proc *p, const uint64_t *a) { (void)p; (void)a; return getppid(); }
 long sys_getuid(struct proc *p, const uint64_t *a) { (void)a; return p->uid; }
 long sys_geteuid(struct proc *p, const uint64_t *a) { (void)a; return p->euid; }
 long sys_getgid(struct proc *p, const uint64_t *a) { (void)a; return p->gid; }

@@ -121,7 +121,7 @@ struct proc {
 	struct mm *mm;
 	struct proc_fd fd[PROC_MAX_FDS];
 	int cwd;                /* host descriptor of the working directory */
-	pid_t pid, ppid;        /* what getpid/getppid report */
+	pid_t pid;              /* what getpid reports */
 	pid_t tid;              /* the running thread's (pid for the first) */
 	struct threads *threads; /* NULL until the first thread clone */
 	int deterministic;      /* threads switch in an order that depends on

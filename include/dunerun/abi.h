@@ -177,7 +177,7 @@
 #define MB_VV_PID       0x60    /* u64: read-only values served in the guest */
 #define MB_VV_UID       0x68    /* u64: uid | euid << 32 */
 #define MB_VV_GID       0x70    /* u64: gid | egid << 32 */
-#define MB_VV_PPID      0x78    /* u64 */
+/* 0x78: unused (getppid is the host's: it changes when the parent dies) */
 #define MB_GUEST_CALLS  0x80    /* u64: syscalls answered in the guest */
 #define MB_TRACE        0x88    /* u32: 1 = record calls answered in the guest */
 #define MB_PATCHING     0x8c    /* u32: 1 = the host rewrites syscall sites, so a
@@ -313,7 +313,7 @@ struct mailbox {
 	uint64_t vv_pid;
 	uint64_t vv_uid;
 	uint64_t vv_gid;
-	uint64_t vv_ppid;
+	uint64_t unused;
 	uint64_t guest_calls;
 	uint32_t trace;
 	uint32_t patching;
@@ -347,7 +347,6 @@ _Static_assert(__builtin_offsetof(struct mailbox, ret) == MB_RET, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, action) == MB_ACTION, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, want_exit) == MB_WANT_EXIT, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, vv_pid) == MB_VV_PID, "abi");
-_Static_assert(__builtin_offsetof(struct mailbox, vv_ppid) == MB_VV_PPID, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, guest_calls) == MB_GUEST_CALLS, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, trace) == MB_TRACE, "abi");
 _Static_assert(__builtin_offsetof(struct mailbox, patching) == MB_PATCHING, "abi");
