@@ -502,6 +502,19 @@ static long map_shared_file(struct mm *mm, uint64_t addr, uint64_t len,
 	return addr;
 }
 
+/* Anonymous shared memory: the pages of a memfd of its own, so that a
+ * fork child (a copy of the launcher) shares them, as Linux's would. */
+static long map_shared_anon(struct mm *mm, uint64_t addr, uint64_t len, int prot)
+{
+	int fd = memfd_create("dunerun-shared", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -ENOMEM;
+	long r = ftruncate(fd, (off_t)len) < 0 ? -ENOMEM : map_shared_file(mm, addr, len, prot, fd, 0);
+	close(fd);
+	return r;
+}
+
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off)
 {
@@ -543,6 +556,8 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 	}
 	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)
 		return map_shared_file(mm, addr, len, prot, fd, off);
+	if (type != MAP_PRIVATE)
+		return map_shared_anon(mm, addr, len, prot);
 	if (vma_insert(mm, addr, addr + len, prot) < 0)
 		return -ENOMEM;
 	if ((flags & MAP_ANONYMOUS) && len <= PREFAULT_MAX && prot) {

@@ -86,8 +86,10 @@ static const int allowed[] = {
 	SYS_getsockopt, SYS_accept4, SYS_recvmmsg, SYS_sendmmsg,
 
 	/* Memory: the launcher's heap (musl's malloc) and guest memory
-	 * (mm/); mmap and mprotect are in build_filter. */
-	SYS_munmap, SYS_brk, SYS_mremap, SYS_msync, SYS_madvise,
+	 * (mm/), whose anonymous shared mappings are memfds' pages (so a
+	 * forked launcher shares them); mmap and mprotect are in
+	 * build_filter. */
+	SYS_munmap, SYS_brk, SYS_mremap, SYS_msync, SYS_madvise, SYS_memfd_create,
 
 	/* Time, identity, limits and scheduling: sys/ answers the program
 	 * from the launcher's own, and sleeps for it; the program's
@@ -96,7 +98,7 @@ static const int allowed[] = {
 	SYS_setitimer, SYS_getpid, SYS_uname,
 	SYS_umask, SYS_gettimeofday, SYS_getrlimit, SYS_getrusage,
 	SYS_sysinfo, SYS_times, SYS_getuid, SYS_getgid, SYS_geteuid,
-	SYS_getegid, SYS_getgroups, SYS_sched_getparam,
+	SYS_getegid, SYS_getppid, SYS_getgroups, SYS_sched_getparam,
 	SYS_sched_getscheduler, SYS_setrlimit, SYS_gettid,
 	SYS_sched_getaffinity, SYS_clock_gettime, SYS_clock_getres,
 	SYS_clock_nanosleep, SYS_getcpu, SYS_getrandom,
