@@ -33,8 +33,7 @@ enum exit_kind {
 	EXIT_SYSCALL_BOUNCED,   /* a syscall that may block, or only the vCPU thread serves */
 	EXIT_SYSCALL_ASKED,     /* served, and the host asked for the exit (a signal...) */
 	EXIT_INTERRUPT,         /* a kick: a signal, the time slice */
-	EXIT_OTHER,
-	EXIT_KINDS
+	EXIT_KINDS              /* (any other exit ends the run) */
 };
 
 struct vmctx {

@@ -21,6 +21,14 @@ enum { RUN_CONTINUE, RUN_DONE };
 
 static int exec_program(struct vmctx *vc, struct run_result *res);
 static struct mm *new_mm(struct vmctx *vc);
+
+/* Whether syscall sites are rewritten (patch/patch.h): unless
+ * --no-patch, or the program runs in ring 0 (supervisor mode), where
+ * its `syscall` does not trap anyway. */
+static int patches_sites(const struct vmctx *vc)
+{
+	return !vc->opt->no_patch && !vc->opt->supervisor;
+}
 static int fork_program(struct vmctx *vc, struct run_result *res);
 static int full_resync(struct vmctx *vc);
 static void publish_identity(struct vmctx *vc);
@@ -641,7 +649,7 @@ static void publish_identity(struct vmctx *vc)
 	mb->vv_pid = vc->proc.pid;
 	mb->vv_tid = vc->proc.tid;
 	mb->trace = vc->opt->trace;
-	mb->patching = !vc->opt->no_patch && !vc->opt->supervisor;
+	mb->patching = patches_sites(vc);
 }
 
 /* For tests: DUNERUN_INJECT=supervisor-fault queues a rewrite of an
@@ -690,14 +698,13 @@ static int choose_backend(struct vmctx *vc)
 	return 0;
 }
 
-/* A fresh address space, its syscall sites rewritten unless --no-patch.
- * A program in ring 0 (supervisor mode) makes its syscalls without a
- * trap anyway: its sites stay as they are. */
+/* A fresh address space, its syscall sites rewritten as patches_sites
+ * says. */
 static struct mm *new_mm(struct vmctx *vc)
 {
 	struct mm *mm = mm_create(vc->opt->mem, vc->native);
 
-	if (mm && mm_patch_enable(mm, !vc->opt->no_patch && !vc->opt->supervisor) < 0) {
+	if (mm && mm_patch_enable(mm, patches_sites(vc)) < 0) {
 		mm_destroy(mm);
 		return NULL;
 	}
