@@ -295,22 +295,32 @@ static struct image_entry *resolve(struct builder *b, const char *path)
 	return NULL;
 }
 
-static int check_entrypoint(struct builder *b, const struct dunefile *df)
+/* The ELF file at prog in the image must run; so must the interpreter
+ * it names, if any (as Linux checks it: one level). */
+static int check_executable(struct builder *b, int line, const char *prog, int is_interp)
 {
-	const char *prog = df->manifest.argv[0];
+	const char *what = is_interp ? "the interpreter " : "";
 	struct image_entry *e = resolve(b, prog);
 	char why[256];
 	struct elf_image elf;
 
 	if (!e)
-		return fail(b, df->entrypoint_line, "ENTRYPOINT %s: no such file in the image", prog);
+		return fail(b, line, "ENTRYPOINT %s%s: no such file in the image", what, prog);
 	if (e->type != IMG_REG)
-		return fail(b, df->entrypoint_line, "ENTRYPOINT %s: not a regular file", prog);
+		return fail(b, line, "ENTRYPOINT %s%s: not a regular file", what, prog);
 	if (!(e->mode & 0111))
-		return fail(b, df->entrypoint_line, "ENTRYPOINT %s: not executable", prog);
+		return fail(b, line, "ENTRYPOINT %s%s: not executable", what, prog);
 	if (elf_parse(e->data, e->size, &elf, why, sizeof why) < 0)
-		return fail(b, df->entrypoint_line, "ENTRYPOINT %s: %s", prog, why);
-	return 0;
+		return fail(b, line, "ENTRYPOINT %s%s: %s", what, prog, why);
+	const char *interp = elf_interp(e->data, &elf);
+	if (interp && is_interp)
+		return fail(b, line, "ENTRYPOINT %s%s names an interpreter of its own", what, prog);
+	return interp ? check_executable(b, line, interp, 1) : 0;
+}
+
+static int check_entrypoint(struct builder *b, const struct dunefile *df)
+{
+	return check_executable(b, df->entrypoint_line, df->manifest.argv[0], 0);
 }
 
 static void show_progress(void *arg, uint64_t in, uint64_t out)

@@ -1,6 +1,6 @@
 /*
- * elf_parse: validate a static ELF64 x86-64 executable and describe its
- * PT_LOAD segments.  The file comes from the user and is not trusted: every
+ * elf_parse: validate an ELF64 x86-64 executable and describe its PT_LOAD
+ * segments and its interpreter.  The file comes from the user and is not trusted: every
  * offset and size is checked against the buffer before use, and every sum
  * is checked for overflow before it is compared.
  */
@@ -24,8 +24,8 @@
  * refused here too. */
 #define USER_BOTTOM 0x10000ULL
 
-/* Longest interpreter name quoted in the refusal message. */
-#define INTERP_SHOW 64
+/* Linux's bound on a PT_INTERP string (binfmt_elf.c). */
+#define INTERP_MAX 4096
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -49,33 +49,24 @@ static const char *type_name(unsigned t)
 	}
 }
 
-/* Copies the PT_INTERP string for the message: printable ASCII only, cut
- * at the first NUL and at INTERP_SHOW bytes, so that a hostile file cannot
- * put control characters on the user's terminal. */
-static void interp_name(const uint8_t *data, size_t size, const Elf64_Phdr *ph,
-			char *name, size_t namelen)
+/* The first PT_INTERP, as Linux takes it: its bytes inside the file, at
+ * most INTERP_MAX, ending in the NUL that ends the path, and the path not
+ * empty. */
+static int find_interp(const uint8_t *data, size_t size, const Elf64_Phdr *ph,
+		       struct elf_image *out, char *err, size_t errlen)
 {
-	size_t n, i, j = 0;
-
-	if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset) {
-		snprintf(name, namelen, "outside the file");
-		return;
-	}
-	n = ph->p_filesz;
-	for (i = 0; i < n && j + 4 < namelen; i++) {
-		uint8_t c = data[ph->p_offset + i];
-		if (c == 0)
-			break;
-		name[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	if (i < n && data[ph->p_offset + i] != 0) {
-		/* Cut short: say so. */
-		memcpy(name + j, "...", 3);
-		j += 3;
-	}
-	name[j] = 0;
-	if (j == 0)
-		snprintf(name, namelen, "(empty)");
+	if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset)
+		return fail(err, errlen, "the interpreter path (PT_INTERP) lies "
+			    "outside the file");
+	if (ph->p_filesz < 2 || ph->p_filesz > INTERP_MAX ||
+	    data[ph->p_offset + ph->p_filesz - 1] != 0)
+		return fail(err, errlen, "the interpreter path (PT_INTERP) is not "
+			    "a string of 1 to %d bytes", INTERP_MAX - 1);
+	out->interp_off = ph->p_offset;
+	out->interp_len = strlen((const char *)data + ph->p_offset) + 1;
+	if (out->interp_len == 1)
+		return fail(err, errlen, "the interpreter path (PT_INTERP) is empty");
+	return 0;
 }
 
 static int to_prot(uint32_t flags)
@@ -143,22 +134,13 @@ int elf_parse(const uint8_t *data, size_t size, struct elf_image *out,
 	out->phnum = eh.e_phnum;
 	out->phentsize = eh.e_phentsize;
 
-	/* A dynamic program is refused before anything else is said about
-	 * it: that is the one reason the user needs to hear. */
-	for (i = 0; i < eh.e_phnum; i++) {
-		memcpy(&ph, data + eh.e_phoff + (size_t)i * sizeof ph, sizeof ph);
-		if (ph.p_type == PT_INTERP) {
-			char name[INTERP_SHOW + 4];
-			interp_name(data, size, &ph, name, sizeof name);
-			return fail(err, errlen, "dynamically linked (PT_INTERP %s): "
-				    "only static executables are supported", name);
-		}
-	}
-
 	for (i = 0; i < eh.e_phnum; i++) {
 		struct elf_seg *s;
 
 		memcpy(&ph, data + eh.e_phoff + (size_t)i * sizeof ph, sizeof ph);
+		if (ph.p_type == PT_INTERP && !out->interp_len &&
+		    find_interp(data, size, &ph, out, err, errlen) < 0)
+			return -1;
 		if (ph.p_type == PT_GNU_STACK)
 			out->stack_exec = (ph.p_flags & PF_X) != 0;
 		if (ph.p_type == PT_PHDR && !have_phdr) {

@@ -1,5 +1,6 @@
 /*
- * loader: static ELF64 x86-64 executables, and the initial process stack.
+ * loader: ELF64 x86-64 executables (static, or with an interpreter named
+ * by PT_INTERP), and the initial process stack.
  *
  * Both halves are pure functions over byte buffers: they never touch the
  * VM, so they can be unit-tested and fuzzed on their own.  The caller maps
@@ -25,7 +26,9 @@ struct elf_seg {
 };
 
 struct elf_image {
-	int pie;                /* ET_DYN without PT_INTERP: static-pie */
+	int pie;                /* ET_DYN: placed at a base of our choosing */
+	uint64_t interp_off;    /* PT_INTERP: the interpreter's path, at */
+	uint64_t interp_len;    /* data[interp_off..+len), NUL included; 0: none */
 	uint64_t entry;         /* unrelocated */
 	uint64_t phdr_vaddr;    /* unrelocated address of the program headers
 				   in memory (for AT_PHDR), 0 if not loaded */
@@ -39,14 +42,22 @@ struct elf_image {
 
 /* Parses and validates an executable held in data[0..size).  On failure
  * returns -1 and writes a one-line reason (no trailing newline) to err,
- * such as "dynamically linked (PT_INTERP /lib/ld-musl-x86_64.so.1): only
- * static executables are supported".  Never reads outside data. */
+ * such as "program header 2: file size 9 exceeds memory size 8".  A
+ * PT_INTERP path is checked to be a NUL-terminated string inside the file
+ * (the caller loads the interpreter).  Never reads outside data. */
 int elf_parse(const uint8_t *data, size_t size, struct elf_image *out,
 	      char *err, size_t errlen);
+
+/* The interpreter path of a parsed image, or NULL for a static one. */
+static inline const char *elf_interp(const uint8_t *data, const struct elf_image *img)
+{
+	return img->interp_len ? (const char *)data + img->interp_off : NULL;
+}
 
 /* What the initial stack's auxiliary vector reports. */
 struct stack_aux {
 	uint64_t phdr, phent, phnum, entry;
+	uint64_t base;          /* AT_BASE: the interpreter's load address, or 0 */
 	uint64_t uid, euid, gid, egid, secure;
 	uint64_t hwcap, hwcap2, clktck, pagesz;
 	uint8_t random[16];     /* AT_RANDOM bytes */

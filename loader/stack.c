@@ -110,7 +110,7 @@ uint64_t stack_build(uint8_t *buf, size_t buflen, uint64_t top,
 	auxv[a++] = AT_PHENT;   auxv[a++] = aux->phent;
 	auxv[a++] = AT_PHNUM;   auxv[a++] = aux->phnum;
 	auxv[a++] = AT_PAGESZ;  auxv[a++] = aux->pagesz;
-	auxv[a++] = AT_BASE;    auxv[a++] = 0;
+	auxv[a++] = AT_BASE;    auxv[a++] = aux->base;
 	auxv[a++] = AT_FLAGS;   auxv[a++] = 0;
 	auxv[a++] = AT_ENTRY;   auxv[a++] = aux->entry;
 	auxv[a++] = AT_UID;     auxv[a++] = aux->uid;

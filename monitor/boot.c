@@ -160,13 +160,13 @@ static uint64_t host_hwcap(void)
 }
 
 static int build_stack(struct vmctx *vc, const struct elf_image *img,
-		       uint64_t bias, const char *path, char *const argv[],
+		       uint64_t bias, uint64_t interp_bias, const char *path, char *const argv[],
 		       char *const envp[], uint64_t *rsp)
 {
 	struct stack_aux aux = {
 		.phdr = img->phdr_vaddr ? img->phdr_vaddr + bias : 0,
 		.phent = img->phentsize, .phnum = img->phnum,
-		.entry = img->entry + bias,
+		.entry = img->entry + bias, .base = interp_bias,
 		.uid = getuid(), .euid = geteuid(), .gid = getgid(), .egid = getegid(),
 		.hwcap = host_hwcap(), .clktck = sysconf(_SC_CLK_TCK),
 		.pagesz = PAGE_SIZE, .execfn = path, .platform = "x86_64",
@@ -197,40 +197,84 @@ static int build_stack(struct vmctx *vc, const struct elf_image *img,
 int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 		 char *const envp[], int *status)
 {
-	size_t size;
-	uint8_t *data = read_program(path, &size, status);
+	struct exec_request x = { .argv = (char **)argv, .envp = (char **)envp };
+	struct elf_image img;
+	char err[256];
+	int r = -1;
 
-	if (!data)
+	snprintf(x.path, sizeof x.path, "%s", path);
+	if (!(x.data = read_program(path, &x.size, status)))
 		return -1;
-	int r = boot_image(vc, path, data, size, argv, envp, status);
-	free(data);
+	/* A dynamic program's interpreter is read here, in the launcher's
+	 * view, which is the program's; a bad main file is reported by
+	 * boot_image. */
+	const char *interp = elf_parse(x.data, x.size, &img, err, sizeof err) == 0 ?
+			     elf_interp(x.data, &img) : NULL;
+	if (interp && !(x.interp = read_program(interp, &x.interp_size, status)))
+		fprintf(stderr, "dunerun: %s: cannot load its interpreter %s\n", path, interp);
+	else
+		r = boot_image(vc, &x, status);
+	free(x.data);
+	free(x.interp);
 	return r;
 }
 
-int boot_image(struct vmctx *vc, const char *path, const uint8_t *data, size_t size,
-	       char *const argv[], char *const envp[], int *status)
+/* Checks the interpreter that main names, as Linux does: an ELF
+ * executable that names no interpreter of its own. */
+static int parse_interp(const struct exec_request *x, const struct elf_image *main,
+			struct elf_image *img)
 {
-	struct elf_image img;
 	char err[256];
-	uint64_t bias = 0, rsp;
+	const char *name = elf_interp(x->data, main);
 
-	if (elf_parse(data, size, &img, err, sizeof err) < 0) {
-		fprintf(stderr, "dunerun: %s: %s\n", path, err);
-		*status = 126;
+	if (elf_parse(x->interp, x->interp_size, img, err, sizeof err) < 0) {
+		fprintf(stderr, "dunerun: %s: interpreter %s: %s\n", x->path, name, err);
 		return -1;
 	}
-	*status = 125;
-	if (img.pie) {
-		bias = mm_pick_base(vc->mm, img.hi - img.lo, HUGE_PAGE) - img.lo;
+	if (img->interp_len) {
+		fprintf(stderr, "dunerun: %s: interpreter %s names an interpreter "
+			"of its own\n", x->path, name);
+		return -1;
 	}
-	if (load_segments(vc, &img, data, bias) < 0 ||
-	    build_stack(vc, &img, bias, path, argv, envp, &rsp) < 0) {
+	return 0;
+}
+
+/* Where an ET_DYN image goes: a free, 2 MiB-aligned span. */
+static uint64_t pick_bias(struct vmctx *vc, const struct elf_image *img)
+{
+	return img->pie ? mm_pick_base(vc->mm, img->hi - img->lo, HUGE_PAGE) - img->lo : 0;
+}
+
+int boot_image(struct vmctx *vc, const struct exec_request *x, int *status)
+{
+	struct elf_image img, interp;
+	char err[256];
+	uint64_t bias, ibias = 0, rsp;
+
+	*status = 126;
+	if (elf_parse(x->data, x->size, &img, err, sizeof err) < 0) {
+		fprintf(stderr, "dunerun: %s: %s\n", x->path, err);
+		return -1;
+	}
+	if (img.interp_len && parse_interp(x, &img, &interp) < 0)
+		return -1;
+	*status = 125;
+	bias = pick_bias(vc, &img);
+	int bad = load_segments(vc, &img, x->data, bias) < 0;
+	/* The interpreter is placed after the program, which it must not
+	 * overlap, and starts first: it loads the libraries and jumps to
+	 * the program's entry (AT_ENTRY). */
+	if (!bad && img.interp_len) {
+		ibias = pick_bias(vc, &interp);
+		bad = load_segments(vc, &interp, x->interp, ibias) < 0;
+	}
+	if (bad || build_stack(vc, &img, bias, ibias, x->path, x->argv, x->envp, &rsp) < 0) {
 		fprintf(stderr, "dunerun: %s: cannot load the program into "
-			"guest memory (try a larger --mem)\n", path);
+			"guest memory (try a larger --mem)\n", x->path);
 		return -1;
 	}
 	mm_set_brk_base(vc->mm, img.hi + bias);
-	vc->boot.rip = img.entry + bias;
+	vc->boot.rip = img.interp_len ? interp.entry + ibias : img.entry + bias;
 	vc->boot.rsp = rsp;
 	return 0;
 }

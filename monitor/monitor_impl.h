@@ -102,9 +102,9 @@ int boot_resume(struct vmctx *vc, const struct kvm_state *st, uint64_t fs, uint6
 int set_segment_bases(struct vmctx *vc, uint64_t fs, uint64_t gs, int in_program);
 int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 		 char *const envp[], int *status);
-/* The same for a program already read into data[0..size). */
-int boot_image(struct vmctx *vc, const char *path, const uint8_t *data, size_t size,
-	       char *const argv[], char *const envp[], int *status);
+/* The same for a program already read, with its interpreter if it
+ * names one (x->interp). */
+int boot_image(struct vmctx *vc, const struct exec_request *x, int *status);
 
 /* status.c */
 /* Fills res for a program that ended through sys (exit, or a signal). */

@@ -367,7 +367,7 @@ static int exec_program(struct vmctx *vc, struct run_result *res)
 		return panic(vc, res, vc->vm.err);
 	vc->mm = new_mm(vc);
 	if (!vc->mm || boot_supervisor(vc) < 0 ||
-	    boot_image(vc, x->path, x->data, x->size, x->argv, x->envp, &status) < 0) {
+	    boot_image(vc, x, &status) < 0) {
 		fprintf(stderr, "dunerun: execve %s: cannot start it\n", x->path);
 		res->status = 125;
 		res->reason = "error";

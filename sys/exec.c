@@ -4,7 +4,8 @@
  * Everything that can fail is done here, before the point of no return,
  * so a failed execve returns its error to the program, which runs on as
  * on Linux: the file is found in the program's view, checked, read whole,
- * `#!` lines are followed to a static interpreter (four deep, as Linux),
+ * `#!` lines are followed (four deep, as Linux), an ELF interpreter
+ * (PT_INTERP) is read and checked too,
  * and argv and envp are copied out of guest memory.  What is left, a new
  * address space, the supervisor and the new program, is the monitor's
  * (p->exec), which it does on the vCPU thread before the guest runs on.
@@ -29,16 +30,16 @@
 #define ARG_STRLEN_MAX (128UL << 10)    /* one string, as MAX_ARG_STRLEN */
 
 /* Reads the file at dir/path, which must be a regular file the caller
- * may execute, and sets x->exe to its absolute path (what the kernel
- * shows as /proc/self/exe).  Returns a malloc'd buffer, or NULL with *err
- * set. */
+ * may execute, into a malloc'd buffer (*size bytes).  If exe is not NULL,
+ * sets it to the file's absolute path (what the kernel shows as
+ * /proc/self/exe).  Returns NULL with *err set on failure. */
 static uint8_t *read_executable(struct proc *p, int dir, const char *path, int flags,
-				struct exec_request *x, long *err)
+				size_t *size, char exe[PATH_MAX], long *err)
 {
 	struct stat st;
 	int h = (int)syscall(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC | flags), ldir;
 	uint8_t *data = NULL;
-	size_t got = 0, *size = &x->size;
+	size_t got = 0;
 	char link[PATH_MAX];
 
 	if (h < 0) {
@@ -48,9 +49,10 @@ static uint8_t *read_executable(struct proc *p, int dir, const char *path, int f
 	/* Resolved by the kernel from the descriptor: the program's working
 	 * directory is not the launcher's, so realpath would be wrong. */
 	ssize_t n = -1;
-	if (proc_fd_path(p, h, "", link, &ldir) == 0)
-		n = readlinkat(ldir, link, x->exe, sizeof x->exe - 1);
-	x->exe[n > 0 ? n : 0] = 0;
+	if (exe && proc_fd_path(p, h, "", link, &ldir) == 0)
+		n = readlinkat(ldir, link, exe, PATH_MAX - 1);
+	if (exe)
+		exe[n > 0 ? n : 0] = 0;
 	*err = -EACCES;
 	if (syscall(SYS_fstat, h, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    syscall(SYS_faccessat2, h, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
@@ -133,6 +135,7 @@ void exec_request_free(struct exec_request *x)
 	if (!x)
 		return;
 	free(x->data);
+	free(x->interp);
 	free_strings(x->argv);
 	free_strings(x->envp);
 	free(x);
@@ -211,7 +214,7 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 	int open_flags = flags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0;
 	/* As Linux: the file is checked before the arguments are read. */
 	for (int depth = 0;; depth++) {
-		x->data = read_executable(p, hp.dir, hp.path, open_flags, x, &r);
+		x->data = read_executable(p, hp.dir, hp.path, open_flags, &x->size, x->exe, &r);
 		if (!x->data)
 			goto fail;
 		if (depth == 0 && (r = copy_args(p, argv, envp, x)) < 0)
@@ -236,11 +239,21 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 		snprintf(cur, sizeof cur, "%s", interp);
 		open_flags = 0;
 	}
-	/* Only static ELF programs run; a dynamic one would need its
-	 * interpreter, which Linux reports missing as ENOEXEC too. */
+	/* A file that is not an executable Linux can run is ENOEXEC; a
+	 * missing interpreter is ENOENT, a bad one ELIBBAD, as there. */
 	r = -ENOEXEC;
 	if (elf_parse(x->data, x->size, &img, err, sizeof err) < 0)
 		goto fail;
+	const char *ld = elf_interp(x->data, &img);
+	if (ld) {
+		x->interp = read_executable(p, p->cwd, ld, 0, &x->interp_size, NULL, &r);
+		if (!x->interp)
+			goto fail;
+		r = -ELIBBAD;
+		if (elf_parse(x->interp, x->interp_size, &img, err, sizeof err) < 0 ||
+		    img.interp_len)
+			goto fail;
+	}
 	exec_request_free(p->exec);
 	p->exec = x;
 	return 0;

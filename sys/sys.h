@@ -35,8 +35,10 @@ struct sig_info {
 /* An execve that passed every check: what the monitor boots instead of
  * the current program (sys/exec.c). */
 struct exec_request {
-	uint8_t *data;          /* the static ELF file */
+	uint8_t *data;          /* the ELF file */
 	size_t size;
+	uint8_t *interp;        /* the interpreter it names (PT_INTERP), or NULL */
+	size_t interp_size;
 	char **argv, **envp;    /* NULL-terminated */
 	char path[4096];        /* the program's path as named, for AT_EXECFN */
 	char exe[4096];         /* its absolute path, for /proc/self/exe */

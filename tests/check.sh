@@ -39,7 +39,9 @@ run_part() {        # name command...
 make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" \
 	"$B/unit/test_harden" "$B/unit/test_patch" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
-run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua"
+# Dynamic programs of the host's: their interpreter must be found.
+run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua" \
+	-d /bin/sh -d "$(readlink -f /usr/bin/python3)" /lib64/ld-linux-x86-64.so.2
 run_part unit-sys "$B/unit/test_sys"
 # The syscall-site decoder against objdump, over real programs' text.
 run_part unit-patch bash -c 'objdump -d -w "$@" | "$0"' "$B/unit/test_patch" \

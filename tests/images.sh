@@ -101,7 +101,7 @@ refuse no-entrypoint-file 'Bad:2: ENTRYPOINT /bin/nothere: no such file' \
 	'COPY bin/lua /bin/lua
 ENTRYPOINT ["/bin/nothere"]'
 gcc -O1 -x c - -o "$ctx/bin/dyn" <<< 'int main(void){return 0;}'
-refuse dynamic-entrypoint 'Bad:2: ENTRYPOINT /bin/dyn: dynamically linked' \
+refuse dynamic-entrypoint 'Bad:2: ENTRYPOINT the interpreter /lib64/ld-linux-x86-64.so.2: no such file in the image' \
 	'COPY bin/dyn /bin/dyn
 ENTRYPOINT ["/bin/dyn"]'
 printf 'not an elf\n' > "$ctx/bin/script"
