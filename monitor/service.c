@@ -52,6 +52,7 @@ int needs_vcpu(uint64_t nr)
 	switch (nr) {
 	case SYS_arch_prctl: case SYS_exit: case SYS_exit_group: case SYS_rt_sigreturn:
 	case SYS_execve: case SYS_execveat: case SYS_fork: case SYS_vfork: case SYS_clone:
+	case SYS_clone3:
 		return 1;
 	}
 	return 0;

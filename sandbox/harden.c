@@ -72,6 +72,8 @@ static const int allowed[] = {
 	SYS_utimensat, SYS_fallocate, SYS_pipe2, SYS_preadv, SYS_pwritev,
 	SYS_syncfs, SYS_renameat2, SYS_copy_file_range, SYS_preadv2,
 	SYS_pwritev2, SYS_statx, SYS_faccessat2,
+	SYS_fgetxattr, SYS_flistxattr, SYS_fsetxattr, SYS_fremovexattr,
+	463, 464, 465, 466,     /* setxattrat, getxattrat, listxattrat, removexattrat */
 
 	/* Readiness: the program's poll, epoll and eventfd on its own
 	 * descriptors, and the thread scheduler's look at what a parked

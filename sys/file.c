@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <linux/loop.h>
@@ -761,3 +762,119 @@ long sys_ioctl(struct proc *p, const uint64_t *a)
 
 _Static_assert(offsetof(struct termios, c_cc) + 19 == KTERMIOS_SIZE,
 	       "the kernel's termios is a prefix of musl's");
+
+/* ---- Extended attributes ------------------------------------------- */
+
+/* Linux's bounds (include/uapi/linux/limits.h). */
+#define XATTR_VALUE_MAX 65536
+#define XATTR_NAME_LEN  256
+
+enum xattr_op { X_GET, X_LIST, X_SET, X_REMOVE };
+
+/* The host's *xattrat calls (Linux 6.13) and their argument block. */
+#define NR_setxattrat    463
+#define NR_getxattrat    464
+#define NR_listxattrat   465
+#define NR_removexattrat 466
+struct xattr_args { uint64_t value; uint32_t size, flags; };
+
+static long xattr_fd(enum xattr_op op, int h, const char *name, void *buf, size_t n, int flags)
+{
+	switch (op) {
+	case X_GET: return hostret(fgetxattr(h, name, buf, n));
+	case X_LIST: return hostret(flistxattr(h, buf, n));
+	case X_SET: return hostret(fsetxattr(h, name, buf, n, flags));
+	default: return hostret(fremovexattr(h, name));
+	}
+}
+
+/* A path's attributes, its final symlink followed unless nofollow.
+ * Hosts older than 6.13 have no *xattrat: there the file is opened
+ * (without blocking, and never as a terminal) and the f* call made; a
+ * symlink itself then has no attributes to read and none may be set,
+ * as for user.* on Linux. */
+static long xattr_path(enum xattr_op op, const struct hpath *hp, int nofollow,
+		       const char *name, void *buf, size_t n, int flags)
+{
+	struct xattr_args xa = { (uintptr_t)buf, (uint32_t)n, (uint32_t)flags };
+	unsigned at = nofollow ? AT_SYMLINK_NOFOLLOW : 0;
+	long r;
+
+	switch (op) {
+	case X_GET: r = syscall(NR_getxattrat, hp->dir, hp->path, at, name, &xa, sizeof xa); break;
+	case X_LIST: r = syscall(NR_listxattrat, hp->dir, hp->path, at, buf, n); break;
+	case X_SET: r = syscall(NR_setxattrat, hp->dir, hp->path, at, name, &xa, sizeof xa); break;
+	default: r = syscall(NR_removexattrat, hp->dir, hp->path, at, name); break;
+	}
+	if (r >= 0 || errno != ENOSYS)
+		return hostret(r);
+	int h = (int)syscall(SYS_openat, hp->dir, hp->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+			     O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+	if (h < 0 && errno == ELOOP && nofollow)
+		return op == X_LIST ? 0 : op == X_GET ? -ENODATA : -EPERM;
+	if (h < 0)
+		return -errno;
+	r = xattr_fd(op, h, name, buf, n, flags);
+	close(h);
+	return r;
+}
+
+/*
+ * One call of the family: a[0] is a path (how = 'p' or 'l', the latter
+ * not following a final symlink) or a descriptor (how = 'f'); then the
+ * name (not for X_LIST), the value or list buffer and its size, and for
+ * X_SET the flags.  Values pass through a bounce buffer of the size asked
+ * (at most XATTR_VALUE_MAX, as Linux caps it).
+ */
+static long xattr_call(struct proc *p, const uint64_t *a, char how, enum xattr_op op)
+{
+	char name[XATTR_NAME_LEN];
+	const uint64_t *v = op == X_LIST ? a + 1 : a + 2;    /* buffer, size */
+	size_t n = v[1] > XATTR_VALUE_MAX ? XATTR_VALUE_MAX : v[1];
+	void *buf = NULL;
+	int flags = op == X_SET ? argint(a[4]) : 0;
+	struct hpath hp;
+	long r;
+
+	if (op == X_REMOVE)
+		n = 0;
+	if (op != X_LIST) {
+		r = mm_copy_str(p->mm, name, a[1], sizeof name);
+		if (r == -ENAMETOOLONG || r == 0)
+			return -ERANGE;
+		if (r < 0)
+			return -EFAULT;
+	}
+	if (op == X_SET && v[1] > XATTR_VALUE_MAX)
+		return -E2BIG;
+	if (n && !(buf = malloc(n)))
+		return -ENOMEM;
+	if (op == X_SET && n && mm_copy_in(p->mm, buf, v[0], n) < 0) {
+		free(buf);
+		return -EFAULT;
+	}
+	if (how == 'f') {
+		int h = fd_host(p, argint(a[0]));
+		r = h < 0 ? -EBADF : xattr_fd(op, h, name, buf, n, flags);
+	} else if ((r = argpath(p, AT_FDCWD, a[0], 0, &hp)) == 0) {
+		r = xattr_path(op, &hp, how == 'l', name, buf, n, flags);
+	}
+	if (r > 0 && (op == X_GET || op == X_LIST) && n &&
+	    mm_copy_out(p->mm, v[0], buf, (size_t)r) < 0)
+		r = -EFAULT;
+	free(buf);
+	return r;
+}
+
+long sys_getxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'p', X_GET); }
+long sys_lgetxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'l', X_GET); }
+long sys_fgetxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'f', X_GET); }
+long sys_listxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'p', X_LIST); }
+long sys_llistxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'l', X_LIST); }
+long sys_flistxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'f', X_LIST); }
+long sys_setxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'p', X_SET); }
+long sys_lsetxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'l', X_SET); }
+long sys_fsetxattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'f', X_SET); }
+long sys_removexattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'p', X_REMOVE); }
+long sys_lremovexattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'l', X_REMOVE); }
+long sys_fremovexattr(struct proc *p, const uint64_t *a) { return xattr_call(p, a, 'f', X_REMOVE); }

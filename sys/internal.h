@@ -167,6 +167,9 @@ sys_fn sys_open, sys_openat, sys_creat, sys_lseek, sys_fstat, sys_stat,
 	sys_chmod, sys_fchmod, sys_fchmodat, sys_chown, sys_lchown,
 	sys_fchown, sys_fchownat, sys_truncate, sys_ftruncate, sys_fsync,
 	sys_fdatasync, sys_ioctl, sys_utimensat, sys_mknod, sys_mknodat,
+	sys_getxattr, sys_lgetxattr, sys_fgetxattr, sys_listxattr, sys_llistxattr,
+	sys_flistxattr, sys_setxattr, sys_lsetxattr, sys_fsetxattr, sys_removexattr,
+	sys_lremovexattr, sys_fremovexattr,
 	sys_statfs, sys_fstatfs, sys_fadvise64, sys_fallocate, sys_flock,
 	sys_sync, sys_syncfs;
 /* poll.c */
@@ -177,7 +180,7 @@ sys_fn sys_poll, sys_ppoll, sys_select, sys_pselect6, sys_epoll_create,
 sys_fn sys_rt_sigaction, sys_rt_sigprocmask, sys_rt_sigpending,
 	sys_sigaltstack, sys_kill, sys_tkill, sys_tgkill, sys_rt_sigqueueinfo, sys_pause,
 	sys_rt_sigsuspend, sys_rt_sigtimedwait, sys_getitimer, sys_setitimer, sys_alarm,
-	sys_execve, sys_execveat, sys_fork, sys_vfork, sys_clone, sys_wait4, sys_waitid,
+	sys_execve, sys_execveat, sys_fork, sys_vfork, sys_clone, sys_clone3, sys_wait4, sys_waitid,
 	sys_getpgrp, sys_getpgid, sys_getsid, sys_setpgid, sys_setsid;
 /* kill(pid) of a child: the host's kill.  -ESRCH for any other pid. */
 long kill_child(struct proc *p, int pid, int sig);
@@ -192,6 +195,8 @@ sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_get_robust_list, sys_futex, sys_exit, sys_exit_group,
 	sys_getpid, sys_gettid, sys_getppid, sys_getuid, sys_geteuid,
 	sys_getgid, sys_getegid, sys_getresuid, sys_getresgid, sys_getgroups,
+	sys_setuid, sys_setgid, sys_setreuid, sys_setregid, sys_setresuid, sys_setresgid,
+	sys_setfsuid, sys_setfsgid, sys_setgroups,
 	sys_uname, sys_umask,
 	sys_clock_gettime, sys_clock_getres, sys_gettimeofday, sys_time,
 	sys_nanosleep, sys_clock_nanosleep, sys_times, sys_getrusage,

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE 1
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,76 @@ long sys_getgroups(struct proc *p, const uint64_t *a)
 	if (r > 0 && mm_copy_out(p->mm, a[1], g, (size_t)r * sizeof *g) < 0)
 		r = -EFAULT;
 	free(g);
+	return r;
+}
+
+/*
+ * The set*id calls.  The program runs as the launcher's user and cannot
+ * become another (the launcher does not change its own credentials for
+ * it), so a call succeeds when it changes nothing, as an unprivileged
+ * process may always "set" its ids to what they are, and is EPERM when it
+ * asks for another id, as it is for a process without CAP_SETUID.  A
+ * requested id of -1 leaves that id alone.  The saved id is the effective
+ * one (see put_ids).
+ */
+static int same_id(uint64_t want, uint32_t now)
+{
+	return (uint32_t)want == (uint32_t)-1 || (uint32_t)want == now;
+}
+
+static long set_ids(uint64_t r, uint64_t e, uint64_t s, uint32_t real, uint32_t eff)
+{
+	return same_id(r, real) && same_id(e, eff) && same_id(s, eff) ? 0 : -EPERM;
+}
+
+long sys_setuid(struct proc *p, const uint64_t *a)
+{
+	return (uint32_t)a[0] == (uint32_t)-1 ? -EINVAL : set_ids(a[0], a[0], -1, p->uid, p->euid);
+}
+
+long sys_setgid(struct proc *p, const uint64_t *a)
+{
+	return (uint32_t)a[0] == (uint32_t)-1 ? -EINVAL : set_ids(a[0], a[0], -1, p->gid, p->egid);
+}
+
+long sys_setreuid(struct proc *p, const uint64_t *a) { return set_ids(a[0], a[1], -1, p->uid, p->euid); }
+long sys_setregid(struct proc *p, const uint64_t *a) { return set_ids(a[0], a[1], -1, p->gid, p->egid); }
+long sys_setresuid(struct proc *p, const uint64_t *a) { return set_ids(a[0], a[1], a[2], p->uid, p->euid); }
+long sys_setresgid(struct proc *p, const uint64_t *a) { return set_ids(a[0], a[1], a[2], p->gid, p->egid); }
+
+/* setfsuid and setfsgid never fail: they return the old id, which is
+ * the effective one, and change nothing. */
+long sys_setfsuid(struct proc *p, const uint64_t *a) { (void)a; return p->euid; }
+long sys_setfsgid(struct proc *p, const uint64_t *a) { (void)a; return p->egid; }
+
+/* setgroups succeeds when it names the groups the process has. */
+long sys_setgroups(struct proc *p, const uint64_t *a)
+{
+	int n = argint(a[0]), have = getgroups(0, NULL);
+	gid_t *want, *now;
+	long r = -EPERM;
+
+	if (n < 0 || n > NGROUPS_MAX)
+		return -EINVAL;
+	if (have < 0 || n != have)
+		return -EPERM;
+	want = calloc((size_t)n + 1, sizeof *want);
+	now = calloc((size_t)n + 1, sizeof *now);
+	if (!want || !now)
+		r = -ENOMEM;
+	else if (mm_copy_in(p->mm, want, a[1], (size_t)n * sizeof *want) < 0)
+		r = -EFAULT;
+	else if (getgroups(n, now) == n) {
+		r = 0;
+		for (int i = 0; i < n && r == 0; i++) {
+			int found = 0;
+			for (int j = 0; j < n; j++)
+				found |= want[i] == now[j];
+			r = found ? 0 : -EPERM;
+		}
+	}
+	free(want);
+	free(now);
 	return r;
 }
 
