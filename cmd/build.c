@@ -154,7 +154,9 @@ static int copy_dir(struct builder *b, int fd, const char *dest,
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		char sub_dest[PATH_MAX], sub_src[PATH_MAX];
-		if (snprintf(sub_dest, sizeof sub_dest, "%s/%s", dest, de->d_name) >= (int)sizeof sub_dest ||
+		/* dest "" is the image's root, whose entries have no '/'. */
+		if (snprintf(sub_dest, sizeof sub_dest, "%s%s%s", dest, dest[0] ? "/" : "",
+			     de->d_name) >= (int)sizeof sub_dest ||
 		    snprintf(sub_src, sizeof sub_src, "%s/%s", src, de->d_name) >= (int)sizeof sub_src) {
 			r = fail(b, line, "COPY %s: path too long", src);
 			break;

@@ -126,6 +126,10 @@ static uint64_t translate(struct mm *mm, uint64_t va, int write)
 	uint64_t need = PTE_P | PTE_U | (write ? PTE_W : 0);
 	uint64_t *table = pt_host(mm, mm->root);
 
+	/* The vDSO lies above the program's range but is its to read:
+	 * ld.so passes its strings (its soname) to write. */
+	if (!write && va >= GVA_VDSO && va - GVA_VDSO < mm->vdso_size)
+		return GPA_VDSO + (va - GVA_VDSO);
 	if (va >= USER_VA_END)
 		return 0;
 	for (int l = 4; l >= 1; l--) {

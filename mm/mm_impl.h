@@ -60,6 +60,7 @@ struct mm {
 	struct vma *vma;        /* sorted, non-overlapping */
 	int nvma, vma_cap;
 	uint64_t brk_base, brk;
+	uint64_t vdso_size;      /* bytes of the vDSO at GVA_VDSO (mm_map_vdso) */
 
 	uint64_t *file_page;    /* bitmap: the page is a host file mapping */
 

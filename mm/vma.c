@@ -376,6 +376,7 @@ int mm_map_vdso(struct mm *mm, const void *image, size_t len)
 	if (len == 0 || len > VDSO_MAX)
 		return -EINVAL;
 	memcpy(mm->host + GPA_VDSO, image, len);
+	mm->vdso_size = page_up(len);
 	return map_phys(mm, GVA_VDSO, GPA_VDSO, page_up(len), PTE_P | PTE_U,
 			PTE_P | PTE_W | PTE_U);
 }

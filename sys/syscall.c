@@ -11,6 +11,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "internal.h"
@@ -599,6 +602,28 @@ static int tmp_path(struct proc *p, uint64_t gva)
 	return 1;
 }
 
+/*
+ * A shared library's code: a private, never writable mapping of a file
+ * opened read-only on a read-only mount (the image's files, or a
+ * read-only bind).  Loading it is part of starting a dynamic program, so
+ * it needs no prot_exec; W^X holds, since neither the mapping nor the
+ * file can be written, and adding PROT_EXEC later (mprotect) still needs
+ * the promise.
+ */
+static int library_code(struct proc *p, uint64_t nr, const uint64_t arg[6])
+{
+	int prot = argint(arg[2]), flags = argint(arg[3]), h, mode;
+	struct statfs sf;
+
+	if (nr != SYS_mmap || !(prot & PROT_EXEC) || (prot & PROT_WRITE) ||
+	    (flags & MAP_ANONYMOUS) || (flags & 0xf) != MAP_PRIVATE ||
+	    (h = fd_host(p, argint(arg[4]))) < 0)
+		return 0;
+	mode = fcntl(h, F_GETFL);
+	return mode >= 0 && (mode & O_ACCMODE) == O_RDONLY &&
+	       fstatfs(h, &sf) == 0 && (sf.f_flags & ST_RDONLY);
+}
+
 static int allowed(struct proc *p, uint64_t nr, const uint64_t arg[6])
 {
 	unsigned paths = policy_path_args((long)nr);
@@ -606,6 +631,12 @@ static int allowed(struct proc *p, uint64_t nr, const uint64_t arg[6])
 
 	if (policy_allows(p->policy, (long)nr, arg))
 		return 1;
+	if (library_code(p, nr, arg)) {
+		uint64_t data[6];
+		memcpy(data, arg, sizeof data);
+		data[2] &= ~(uint64_t)PROT_EXEC;
+		return policy_allows(p->policy, (long)nr, data);
+	}
 	if (!paths)
 		return 0;
 	for (i = 0; i < 6; i++)

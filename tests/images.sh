@@ -189,5 +189,56 @@ bin/busybox sleep 0.1 & wait $!; echo "bg $?"; exit 3'
 roundtrip roundtrip-pthreads env bin/pthreads
 roundtrip roundtrip-gojq env bin/gojq -c '[splits(" +")] | map(select(length > 3)) | group_by(.) | map([.[0], length]) | sort_by(-.[1]) | .[:5]' -R data/text
 
+# A dynamic image: the host's dash and coreutils with the libraries ldd
+# names, under "ALLOW stdio rpath exec proc tmppath": loading libraries
+# from the image needs no prot_exec, while code the program could have
+# written (anonymous memory, a file on the writable /tmp) still does.
+dy=$T/dyn
+rm -rf "$dy" && mkdir -p "$dy/bin" "$dy/src"
+cat > "$dy/src/wx.c" <<'EOF'
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(void)
+{
+	int fd = open("/tmp/code", O_RDWR | O_CREAT, 0700);
+	void *a = mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *f = fd < 0 || write(fd, "\xc3", 1) != 1 ? MAP_FAILED :
+		  mmap(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	printf("anonymous exec: %s, exec of /tmp/code: %s\n",
+	       a == MAP_FAILED ? "refused" : "mapped", f == MAP_FAILED ? "refused" : "mapped");
+	return 0;
+}
+EOF
+gcc -O1 -o "$dy/bin/wx" "$dy/src/wx.c"
+for prog in /bin/sh /usr/bin/sort /usr/bin/wc /usr/bin/tr /usr/bin/cat "$dy/bin/wx"; do
+	[ "$prog" = "$dy/bin/wx" ] || cp -L "$prog" "$dy/bin/"
+	for lib in $(ldd "$prog" | grep -Eo '/[^ ]+'); do
+		mkdir -p "$dy/root$(dirname "$lib")" && cp -L "$lib" "$dy/root$lib"
+	done
+done
+mv "$dy/bin" "$dy/root/bin"
+cat > "$dy/Dunefile" <<'EOF'
+COPY root /
+ENTRYPOINT ["/bin/sh"]
+ALLOW stdio rpath exec proc tmppath
+EOF
+ok=0
+"$DR" build -o "$T/dyn.dz" "$dy" > /dev/null 2> "$T/err" && ok=1
+verdict $ok dynamic-build "$(head -n 3 "$T/err")"
+script='printf "pear\napple\nfig\n" | sort | tr a-z A-Z | cat; echo words $(printf "a b c\n" | wc -w); exit 4'
+sh -c "$script" > "$T/native"
+want=$?
+"$DR" run "$T/dyn.dz" -c "$script" > "$T/out" 2> "$T/err"
+got=$? ok=0
+[ "$got" = "$want" ] && cmp -s "$T/native" "$T/out" && ok=1
+verdict $ok dynamic-run "status $got (native $want): $(diff "$T/native" "$T/out" | head -n 4) $(head -n 2 "$T/err")"
+"$DR" run "$T/dyn.dz" -c /bin/wx > "$T/out" 2> "$T/err"
+ok=0
+grep -q '^anonymous exec: refused, exec of /tmp/code: refused$' "$T/out" &&
+	grep -q 'prot_exec' "$T/err" && ok=1
+verdict $ok dynamic-wx "$(cat "$T/out" "$T/err" | head -n 4)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -88,6 +88,18 @@ for src in "$TESTS"/progs/*.c; do
 	fi
 done
 
+# Dynamic programs: tests/progs/dyn/X.c as $PROGS/dyn-X (glibc's loader)
+# and $PROGS/musl-dyn-X (musl's).
+for src in "$TESTS"/progs/dyn/*.c; do
+	x=$(basename "$src" .c)
+	for cc in gcc:dyn musl-gcc:musl-dyn; do
+		exe=$PROGS/${cc#*:}-$x
+		if [ ! -x "$exe" ] || [ "$src" -nt "$exe" ]; then
+			${cc%:*} -O2 -Wall -pthread -o "$exe" "$src" || die "cannot build $src"
+		fi
+	done
+done
+
 # ---- Programs the cases use ------------------------------------------------
 prog() { [ -x "$B/progs/$1" ] && echo "$B/progs/$1"; }
 BUSYBOX=$(prog busybox || echo /bin/busybox)
@@ -96,9 +108,11 @@ BASH_STATIC=$(prog bash-static) MKSH_DIET=$(prog mksh-diet) MKSH_KLIBC=$(prog mk
 FUZZCHECK=$(prog fuzzcheck) FUZZDATA=$B/progs/fuzzdata1.db
 ZLIB_EXAMPLE=$(prog zlib-example) MINIGZIP=$(prog minigzip)
 GOJQ=$(prog gojq) SHFMT=$(prog shfmt)
+host() { [ -x "$1" ] && echo "$1"; }
+PYTHON3=$(host /usr/bin/python3) GCC=$(host /usr/bin/gcc) MAKE=$(host /usr/bin/make)
 CASES=$TESTS/cases
 DATA=$T/.data
-export PROGS BUSYBOX LUA SQLITE3 SPEEDTEST1 BASH_STATIC ZSH_STATIC SASH MKSH_DIET MKSH_KLIBC FUZZCHECK FUZZDATA ZLIB_EXAMPLE MINIGZIP GOJQ SHFMT CASES DATA
+export PROGS BUSYBOX LUA SQLITE3 SPEEDTEST1 BASH_STATIC ZSH_STATIC SASH PYTHON3 GCC MAKE MKSH_DIET MKSH_KLIBC FUZZCHECK FUZZDATA ZLIB_EXAMPLE MINIGZIP GOJQ SHFMT CASES DATA
 # Determinism: the same locale and time zone for every run.
 export LC_ALL=C TZ=UTC DUNERUN_TEST_VAR='some value'
 ulimit -c 0
