@@ -18,7 +18,7 @@ GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
                 -nostdlib -Iinclude
 
 SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c loader/stack.c \
-        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/patch.c patch/x86.c patch/plan.c \
+        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
         monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
         $(wildcard sandbox/*.c)

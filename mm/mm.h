@@ -52,15 +52,26 @@ void *mm_gpa(struct mm *mm, uint64_t gpa, uint64_t len);
 
 /* --- Building the initial address space (before the guest runs) --- */
 
+/* The file a mapping comes from, as /proc/self/maps names it. */
+struct mm_file {
+	const char *path;
+	uint64_t dev, ino;
+};
+
 /* Protection bits, as mmap's PROT_* (READ 1, WRITE 2, EXEC 4). */
 /* Maps the supervisor image, its control block and the user entry page. */
 int mm_map_supervisor(struct mm *mm, const void *image, size_t image_len,
 		      size_t entry_off, size_t entry_len);
 /* Copies the vDSO to GPA_VDSO and maps it at GVA_VDSO, user read+exec. */
 int mm_map_vdso(struct mm *mm, const void *image, size_t len);
-/* Creates an anonymous private mapping at exactly addr (page-aligned),
- * like mmap(MAP_FIXED); used by the loader for segments and the stack. */
-int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot);
+/* Creates a private mapping at exactly addr (page-aligned), like
+ * mmap(MAP_FIXED); used by the loader for segments (file: the program's,
+ * at offset off) and the stack (file NULL). */
+int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot,
+		 const struct mm_file *file, uint64_t off);
+/* Writes the program's mappings to fd in the form of Linux's
+ * /proc/PID/maps.  Returns 0, or -errno. */
+int mm_write_maps(struct mm *mm, int fd);
 /* Writes into the program's memory whatever the page protections, for
  * loading segments and the initial stack before the program runs. */
 int mm_write_initial(struct mm *mm, uint64_t gva, const void *src, size_t len);
@@ -87,9 +98,10 @@ int mm_iov(struct mm *mm, uint64_t gva, size_t len, int write,
 
 /* --- Memory syscalls (Linux semantics; return value or -errno) --- */
 long mm_brk(struct mm *mm, uint64_t addr);
-/* fd is a host descriptor (or -1); file mappings are private copies. */
+/* fd is a host descriptor (or -1); file mappings are private copies.
+ * file (may be NULL) names fd's file for mm_write_maps. */
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
-	     int fd, uint64_t off);
+	     int fd, uint64_t off, const struct mm_file *file);
 long mm_munmap(struct mm *mm, uint64_t addr, uint64_t len);
 long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot);
 long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,

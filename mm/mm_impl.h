@@ -42,6 +42,14 @@ struct vma {
 	int shared;             /* pages are a host file's, not ours to drop */
 	int stub;               /* a page of syscall-site stubs (patch.c): ours,
 				   and it yields to whatever the program asks for */
+	uint32_t file;          /* 1 + index in mm->files of the file mapped, or 0 */
+	uint64_t pgoff;         /* with file: the file offset at start */
+};
+
+/* A file some mapping came from, for /proc/self/maps (maps.c). */
+struct mapped_file {
+	char *path;
+	uint64_t dev, ino;
 };
 
 struct mm {
@@ -63,6 +71,8 @@ struct mm {
 	uint64_t vdso_size;      /* bytes of the vDSO at GVA_VDSO (mm_map_vdso) */
 
 	uint64_t *file_page;    /* bitmap: the page is a host file mapping */
+	struct mapped_file *files;      /* the names VMAs' file fields index */
+	uint32_t nfiles, files_cap;
 
 	int window;             /* the Dune window is mapped (mm_dune_window) */
 	uint64_t queued;        /* entries queued since the queue was empty */
@@ -144,5 +154,10 @@ void patch_forget(struct mm *mm, uint64_t start, uint64_t end, int restore);
  * go, as if they had never been there. */
 void patch_evacuate(struct mm *mm, uint64_t start, uint64_t end);
 void mm_patch_free(struct mm *mm);
+
+/* maps.c: the file's index + 1 for a VMA's file field, or 0 (unnamed)
+ * if f is NULL or the table is full. */
+uint32_t mm_file_index(struct mm *mm, const struct mm_file *f);
+void mm_files_free(struct mm *mm);
 
 #endif

@@ -87,6 +87,13 @@ static int vma_reserve(struct mm *mm, int extra)
 	return 0;
 }
 
+/* Moves v's start up to start, its file offset with it. */
+static void vma_advance(struct vma *v, uint64_t start)
+{
+	v->pgoff += start - v->start;
+	v->start = start;
+}
+
 /* Drops [start, end) from the VMA list, splitting VMAs at its edges. */
 static int vma_cut(struct mm *mm, uint64_t start, uint64_t end)
 {
@@ -98,14 +105,14 @@ static int vma_cut(struct mm *mm, uint64_t start, uint64_t end)
 			memmove(v + 1, v, (mm->nvma - i) * sizeof *v);
 			mm->nvma++;
 			v[0].end = start;
-			v[1].start = end;
+			vma_advance(&v[1], end);
 			return 0;
 		}
 		if (v->start < start) {
 			v->end = start;
 			i++;
 		} else if (v->end > end) {
-			v->start = end;
+			vma_advance(v, end);
 			i++;
 		} else {
 			memmove(v, v + 1, (mm->nvma - i - 1) * sizeof *v);
@@ -115,10 +122,13 @@ static int vma_cut(struct mm *mm, uint64_t start, uint64_t end)
 	return 0;
 }
 
-static int vma_same(const struct vma *v, const struct vma *w)
+/* Whether w can continue v (v just below w): the same kind and, for a
+ * file, the next bytes of the same file. */
+static int vma_joins(const struct vma *v, const struct vma *w)
 {
 	return v->prot == w->prot && v->maxprot == w->maxprot && v->shared == w->shared &&
-	       v->stub == w->stub;
+	       v->stub == w->stub && v->file == w->file &&
+	       (!v->file || v->pgoff + (v->end - v->start) == w->pgoff);
 }
 
 /* Inserts a VMA over a free range, merging with equal neighbours. */
@@ -127,17 +137,18 @@ static int vma_insert_like(struct mm *mm, const struct vma *new)
 	uint64_t start = new->start, end = new->end;
 	int i = vma_after(mm, start);
 
-	if (i > 0 && mm->vma[i - 1].end == start && vma_same(&mm->vma[i - 1], new)) {
+	if (i > 0 && mm->vma[i - 1].end == start && vma_joins(&mm->vma[i - 1], new)) {
 		mm->vma[i - 1].end = end;
-		if (i < mm->nvma && mm->vma[i].start == end && vma_same(&mm->vma[i], new)) {
+		if (i < mm->nvma && mm->vma[i].start == end && vma_joins(new, &mm->vma[i])) {
 			mm->vma[i - 1].end = mm->vma[i].end;
 			memmove(&mm->vma[i], &mm->vma[i + 1], (mm->nvma - i - 1) * sizeof mm->vma[0]);
 			mm->nvma--;
 		}
 		return 0;
 	}
-	if (i < mm->nvma && mm->vma[i].start == end && vma_same(&mm->vma[i], new)) {
+	if (i < mm->nvma && mm->vma[i].start == end && vma_joins(new, &mm->vma[i])) {
 		mm->vma[i].start = start;
+		mm->vma[i].pgoff = new->pgoff;
 		return 0;
 	}
 	if (vma_reserve(mm, 1) < 0)
@@ -151,14 +162,23 @@ static int vma_insert_like(struct mm *mm, const struct vma *new)
 /* An ordinary private mapping. */
 static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot)
 {
-	struct vma v = { start, end, prot, PROT_ALL, 0, 0 };
+	struct vma v = { start, end, prot, PROT_ALL, 0, 0, 0, 0 };
+
+	return vma_insert_like(mm, &v);
+}
+
+/* A private mapping of file (NULL: anonymous) from offset off. */
+static int vma_insert_file(struct mm *mm, uint64_t start, uint64_t end, int prot,
+			   const struct mm_file *file, uint64_t off)
+{
+	struct vma v = { start, end, prot, PROT_ALL, 0, 0, mm_file_index(mm, file), off };
 
 	return vma_insert_like(mm, &v);
 }
 
 int vma_insert_stub(struct mm *mm, uint64_t va)
 {
-	struct vma v = { va, va + PAGE_SIZE, PROT_READ | PROT_EXEC, PROT_READ | PROT_EXEC, 0, 1 };
+	struct vma v = { va, va + PAGE_SIZE, PROT_READ | PROT_EXEC, PROT_READ | PROT_EXEC, 0, 1, 0, 0 };
 
 	if (va < MMAP_MIN_ADDR || va + PAGE_SIZE > USER_MMAP_TOP ||
 	    !range_is_free(mm, va, va + PAGE_SIZE))
@@ -239,6 +259,7 @@ void mm_destroy(struct mm *mm)
 	free(mm->chunk);
 	free(mm->vma);
 	free(mm->file_page);
+	mm_files_free(mm);
 	free(mm->pending);
 	mm_patch_free(mm);
 	free(mm);
@@ -381,7 +402,8 @@ int mm_map_vdso(struct mm *mm, const void *image, size_t len)
 			PTE_P | PTE_W | PTE_U);
 }
 
-int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot)
+int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot,
+		 const struct mm_file *file, uint64_t off)
 {
 	uint64_t end = addr + page_up(len);
 
@@ -389,7 +411,7 @@ int mm_map_fixed(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 		return -EINVAL;
 	if (vma_cut(mm, addr, end) < 0)
 		return -ENOMEM;
-	return vma_insert(mm, addr, end, prot);
+	return vma_insert_file(mm, addr, end, prot, file, off);
 }
 
 void mm_set_brk_base(struct mm *mm, uint64_t brk)
@@ -468,7 +490,7 @@ static int read_file_into(struct mm *mm, uint64_t addr, uint64_t len, int fd,
  * guest-physical memory), so stores reach the page cache and other
  * readers, as on Linux.  Only pages inside the file are mapped. */
 static long map_shared_file(struct mm *mm, uint64_t addr, uint64_t len,
-			    int prot, int fd, uint64_t off)
+			    int prot, int fd, uint64_t off, const struct mm_file *file)
 {
 	struct stat st;
 	int mode = fcntl(fd, F_GETFL);
@@ -483,7 +505,7 @@ static long map_shared_file(struct mm *mm, uint64_t addr, uint64_t len,
 		if (!mm->file_page)
 			return -ENOMEM;
 	}
-	struct vma v = { addr, addr + len, prot, maxprot, 1, 0 };
+	struct vma v = { addr, addr + len, prot, maxprot, 1, 0, mm_file_index(mm, file), off };
 	if (vma_insert_like(mm, &v) < 0)
 		return -ENOMEM;
 	int host_prot = PROT_READ | (maxprot & PROT_WRITE);
@@ -511,13 +533,15 @@ static long map_shared_anon(struct mm *mm, uint64_t addr, uint64_t len, int prot
 
 	if (fd < 0)
 		return -ENOMEM;
-	long r = ftruncate(fd, (off_t)len) < 0 ? -ENOMEM : map_shared_file(mm, addr, len, prot, fd, 0);
+	static const struct mm_file name = { "/dev/zero (deleted)", 0, 0 };
+	long r = ftruncate(fd, (off_t)len) < 0 ? -ENOMEM :
+		 map_shared_file(mm, addr, len, prot, fd, 0, &name);
 	close(fd);
 	return r;
 }
 
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
-	     int fd, uint64_t off)
+	     int fd, uint64_t off, const struct mm_file *file)
 {
 	int type = flags & 0xf;
 	int fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
@@ -556,10 +580,11 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 		}
 	}
 	if (!(flags & MAP_ANONYMOUS) && type != MAP_PRIVATE)
-		return map_shared_file(mm, addr, len, prot, fd, off);
+		return map_shared_file(mm, addr, len, prot, fd, off, file);
 	if (type != MAP_PRIVATE)
 		return map_shared_anon(mm, addr, len, prot);
-	if (vma_insert(mm, addr, addr + len, prot) < 0)
+	if (vma_insert_file(mm, addr, addr + len, prot, flags & MAP_ANONYMOUS ? NULL : file,
+			    off) < 0)
 		return -ENOMEM;
 	if ((flags & MAP_ANONYMOUS) && len <= PREFAULT_MAX && prot) {
 		/* Small mappings are about to be used whole (malloc's); a
@@ -598,7 +623,7 @@ long mm_mprotect(struct mm *mm, uint64_t addr, uint64_t len, int prot)
 	/* Each VMA in the range keeps its kind; only prot changes. */
 	for (uint64_t a = addr; a < addr + len;) {
 		struct vma v = *vma_find(mm, a);
-		v.start = a;
+		vma_advance(&v, a);
 		v.end = v.end < addr + len ? v.end : addr + len;
 		v.prot = prot;
 		if (vma_cut(mm, v.start, v.end) < 0 || vma_insert_like(mm, &v) < 0)
@@ -700,7 +725,7 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		}
 		yield_stubs(mm, old + oldlen, old + newlen);
 		if (range_is_free(mm, old + oldlen, old + newlen)) {
-			kind.start = old + oldlen;
+			vma_advance(&kind, old + oldlen);
 			kind.end = old + newlen;
 			return vma_insert_like(mm, &kind) < 0 ? -ENOMEM : (long)old;
 		}
@@ -720,6 +745,7 @@ long mm_mremap(struct mm *mm, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	uint64_t keep = oldlen < newlen ? oldlen : newlen;
 	/* The pages move, and a patch's jump is relative. */
 	patch_forget(mm, old, old + oldlen, 1);
+	vma_advance(&kind, old);
 	kind.start = newaddr;
 	kind.end = newaddr + newlen;
 	if (vma_insert_like(mm, &kind) < 0 ||
@@ -748,7 +774,7 @@ long mm_dune_window(struct mm *mm)
 	yield_stubs(mm, DUNE_WINDOW, DUNE_WINDOW_END);
 	if (!range_is_free(mm, DUNE_WINDOW, DUNE_WINDOW_END))
 		return -EBUSY;
-	struct vma v = { DUNE_WINDOW, DUNE_WINDOW_END, PROT_NONE, PROT_NONE, 1, 0 };
+	struct vma v = { DUNE_WINDOW, DUNE_WINDOW_END, PROT_NONE, PROT_NONE, 1, 0, 0, 0 };
 	if (vma_insert_like(mm, &v) < 0)
 		return -ENOMEM;
 	if (pt_set(mm, &pt_host(mm, root)[DUNE_WINDOW_SLOT], root | PTE_P | PTE_U | PTE_NX, 0, 0) < 0)

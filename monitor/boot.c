@@ -91,8 +91,9 @@ int boot_supervisor(struct vmctx *vc)
 	return 0;
 }
 
-/* Reads the whole program.  Sets *status to 127 or 126 on failure. */
-static uint8_t *read_program(const char *path, size_t *size, int *status)
+/* Reads the whole program, and its device and inode into id.  Sets
+ * *status to 127 or 126 on failure. */
+static uint8_t *read_program(const char *path, size_t *size, uint64_t id[2], int *status)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -117,6 +118,8 @@ static uint8_t *read_program(const char *path, size_t *size, int *status)
 	}
 	uint8_t *data = malloc(st.st_size ? st.st_size : 1);
 	size_t got = 0;
+	id[0] = st.st_dev;
+	id[1] = st.st_ino;
 	while (data && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, data + got, st.st_size - got);
 		if (n <= 0)
@@ -133,18 +136,25 @@ static uint8_t *read_program(const char *path, size_t *size, int *status)
 	return data;
 }
 
+/* Maps img's segments at bias and copies their file bytes in.  As
+ * Linux maps whole file pages, the bytes before vaddr in the first page
+ * are the file's too; the pages past the file's bytes (bss) are
+ * anonymous, and /proc/self/maps shows them so. */
 static int load_segments(struct vmctx *vc, const struct elf_image *img,
-			 const uint8_t *data, uint64_t bias)
+			 const uint8_t *data, uint64_t bias, const struct mm_file *file)
 {
 	for (int i = 0; i < img->nseg; i++) {
 		const struct elf_seg *s = &img->seg[i];
 		uint64_t start = (s->vaddr + bias) & ~(PAGE_SIZE - 1);
 		uint64_t lead = (s->vaddr + bias) - start;
 		uint64_t end = s->vaddr + bias + s->memsz;
-		if (mm_map_fixed(vc->mm, start, end - start, s->prot) < 0)
+		uint64_t file_end = (s->vaddr + bias + s->filesz + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		if (file_end > start && mm_map_fixed(vc->mm, start, file_end - start, s->prot,
+						     file, s->offset - lead) < 0)
 			return -1;
-		/* As Linux maps whole file pages, the bytes before vaddr in
-		 * the first page are the file's too. */
+		if (end > file_end && mm_map_fixed(vc->mm, file_end, end - file_end, s->prot,
+						   NULL, 0) < 0)
+			return -1;
 		if (mm_write_initial(vc->mm, start, data + s->offset - lead,
 				     s->filesz + lead) < 0)
 			return -1;
@@ -177,7 +187,7 @@ static int build_stack(struct vmctx *vc, const struct elf_image *img,
 
 	if (getrandom(aux.random, sizeof aux.random, 0) != sizeof aux.random)
 		return -1;
-	if (mm_map_fixed(vc->mm, top - STACK_SIZE, STACK_SIZE, prot) < 0)
+	if (mm_map_fixed(vc->mm, top - STACK_SIZE, STACK_SIZE, prot, NULL, 0) < 0)
 		return -1;
 	uint8_t *buf = malloc(STACK_IMAGE_MAX);
 	if (!buf)
@@ -203,15 +213,19 @@ int boot_program(struct vmctx *vc, const char *path, char *const argv[],
 	int r = -1;
 
 	snprintf(x.path, sizeof x.path, "%s", path);
-	if (!(x.data = read_program(path, &x.size, status)))
+	if (!(x.data = read_program(path, &x.size, x.id, status)))
 		return -1;
+	if (!realpath(path, x.exe))
+		x.exe[0] = 0;
 	/* A dynamic program's interpreter is read here, in the launcher's
 	 * view, which is the program's; a bad main file is reported by
 	 * boot_image. */
 	const char *interp = elf_parse(x.data, x.size, &img, err, sizeof err) == 0 ?
 			     elf_interp(x.data, &img) : NULL;
-	if (interp && !(x.interp = read_program(interp, &x.interp_size, status)))
+	if (interp && !(x.interp = read_program(interp, &x.interp_size, x.interp_id, status)))
 		fprintf(stderr, "dunerun: %s: cannot load its interpreter %s\n", path, interp);
+	else if (interp && !realpath(interp, x.interp_exe))
+		fprintf(stderr, "dunerun: %s: its interpreter %s: %s\n", path, interp, strerror(errno));
 	else
 		r = boot_image(vc, &x, status);
 	free(x.data);
@@ -260,13 +274,15 @@ int boot_image(struct vmctx *vc, const struct exec_request *x, int *status)
 		return -1;
 	*status = 125;
 	bias = pick_bias(vc, &img);
-	int bad = load_segments(vc, &img, x->data, bias) < 0;
+	const struct mm_file prog = { x->exe[0] ? x->exe : x->path, x->id[0], x->id[1] };
+	const struct mm_file ld = { x->interp_exe, x->interp_id[0], x->interp_id[1] };
+	int bad = load_segments(vc, &img, x->data, bias, &prog) < 0;
 	/* The interpreter is placed after the program, which it must not
 	 * overlap, and starts first: it loads the libraries and jumps to
 	 * the program's entry (AT_ENTRY). */
 	if (!bad && img.interp_len) {
 		ibias = pick_bias(vc, &interp);
-		bad = load_segments(vc, &interp, x->interp, ibias) < 0;
+		bad = load_segments(vc, &interp, x->interp, ibias, &ld) < 0;
 	}
 	if (bad || build_stack(vc, &img, bias, ibias, x->path, x->argv, x->envp, &rsp) < 0) {
 		fprintf(stderr, "dunerun: %s: cannot load the program into "

@@ -30,11 +30,11 @@
 #define ARG_STRLEN_MAX (128UL << 10)    /* one string, as MAX_ARG_STRLEN */
 
 /* Reads the file at dir/path, which must be a regular file the caller
- * may execute, into a malloc'd buffer (*size bytes).  If exe is not NULL,
- * sets it to the file's absolute path (what the kernel shows as
- * /proc/self/exe).  Returns NULL with *err set on failure. */
+ * may execute, into a malloc'd buffer (*size bytes), and sets exe to its
+ * absolute path (what the kernel shows as /proc/self/exe) and id to its
+ * device and inode.  Returns NULL with *err set on failure. */
 static uint8_t *read_executable(struct proc *p, int dir, const char *path, int flags,
-				size_t *size, char exe[PATH_MAX], long *err)
+				size_t *size, char exe[PATH_MAX], uint64_t id[2], long *err)
 {
 	struct stat st;
 	int h = (int)syscall(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC | flags), ldir;
@@ -49,14 +49,15 @@ static uint8_t *read_executable(struct proc *p, int dir, const char *path, int f
 	/* Resolved by the kernel from the descriptor: the program's working
 	 * directory is not the launcher's, so realpath would be wrong. */
 	ssize_t n = -1;
-	if (exe && proc_fd_path(p, h, "", link, &ldir) == 0)
+	if (proc_fd_path(p, h, "", link, &ldir) == 0)
 		n = readlinkat(ldir, link, exe, PATH_MAX - 1);
-	if (exe)
-		exe[n > 0 ? n : 0] = 0;
+	exe[n > 0 ? n : 0] = 0;
 	*err = -EACCES;
 	if (syscall(SYS_fstat, h, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    syscall(SYS_faccessat2, h, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
 		goto out;
+	id[0] = st.st_dev;
+	id[1] = st.st_ino;
 	*err = -E2BIG;
 	if ((uint64_t)st.st_size > EXEC_FILE_MAX || !(data = malloc(st.st_size + 1)))
 		goto out;
@@ -214,7 +215,7 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 	int open_flags = flags & AT_SYMLINK_NOFOLLOW ? O_NOFOLLOW : 0;
 	/* As Linux: the file is checked before the arguments are read. */
 	for (int depth = 0;; depth++) {
-		x->data = read_executable(p, hp.dir, hp.path, open_flags, &x->size, x->exe, &r);
+		x->data = read_executable(p, hp.dir, hp.path, open_flags, &x->size, x->exe, x->id, &r);
 		if (!x->data)
 			goto fail;
 		if (depth == 0 && (r = copy_args(p, argv, envp, x)) < 0)
@@ -246,7 +247,8 @@ static long do_exec(struct proc *p, int dirfd, uint64_t path, uint64_t argv,
 		goto fail;
 	const char *ld = elf_interp(x->data, &img);
 	if (ld) {
-		x->interp = read_executable(p, p->cwd, ld, 0, &x->interp_size, NULL, &r);
+		x->interp = read_executable(p, p->cwd, ld, 0, &x->interp_size, x->interp_exe,
+					    x->interp_id, &r);
 		if (!x->interp)
 			goto fail;
 		r = -ELIBBAD;

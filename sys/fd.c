@@ -62,6 +62,7 @@ int fd_install(struct proc *p, int h, int cloexec, int min)
 	p->fd[fd].host = h;
 	p->fd[fd].cloexec = !!cloexec;
 	p->fd[fd].output = 0;
+	p->fd[fd].fd_dir = p->fd[fd].dir_next = 0;
 	return fd;
 }
 
@@ -92,6 +93,7 @@ int proc_init(struct proc *p, struct mm *mm, const char *exe)
 		snprintf(p->comm, sizeof p->comm, "%s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
 	p->cwd = -1;
 	p->procfd = -1;
+	p->maps_fd = -1;
 	p->audit_fd = -1;
 	p->trace_fd = 2;
 	for (i = 0; i < PROC_MAX_FDS; i++)
@@ -150,6 +152,9 @@ void proc_release(struct proc *p)
 	if (p->cwd >= 0)
 		close(p->cwd);
 	p->cwd = -1;
+	if (p->maps_fd >= 0)
+		close(p->maps_fd);
+	p->maps_fd = -1;
 }
 
 long sys_close(struct proc *p, const uint64_t *a)

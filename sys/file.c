@@ -63,7 +63,10 @@ static long do_open(struct proc *p, int dirfd, uint64_t path, int flags,
 	h = (int)syscall(SYS_openat, hp.dir, hp.path, flags | O_CLOEXEC, mode);
 	if (h < 0)
 		return -errno;
-	return fd_install(p, h, flags & O_CLOEXEC, fd);
+	fd = fd_install(p, h, flags & O_CLOEXEC, fd);
+	if (fd >= 0)
+		p->fd[fd].fd_dir = hp.fd_dir;
+	return fd;
 }
 
 long sys_open(struct proc *p, const uint64_t *a)
@@ -203,7 +206,10 @@ long sys_getdents64(struct proc *p, const uint64_t *a)
 	buf = malloc(n ? n : 1);
 	if (!buf)
 		return -ENOMEM;
-	r = hostret(syscall(SYS_getdents64, h, buf, n));
+	if (p->fd[argint(a[0])].fd_dir)
+		r = procfs_fd_dirents(p, argint(a[0]), buf, n);
+	else
+		r = hostret(syscall(SYS_getdents64, h, buf, n));
 	if (r > 0 && mm_copy_out(p->mm, a[1], buf, (size_t)r) < 0)
 		r = -EFAULT;
 	free(buf);

@@ -46,6 +46,7 @@ int argstr(struct proc *p, uint64_t gva, char *buf);
 struct hpath {
 	int dir;
 	int exe;                /* the path named /proc/self/exe */
+	int fd_dir;             /* the path named the /proc/self/fd directory */
 	char path[PATH_MAX];
 };
 /* What argpath accepts besides a non-empty string. */
@@ -61,6 +62,13 @@ int argpath(struct proc *p, int dirfd, uint64_t gva, int accept,
  * procfs ("/proc/self/fd/H/tail"), in buf[PATH_MAX]; *dir is the
  * directory descriptor it is relative to.  0 or -ENAMETOOLONG. */
 int proc_fd_path(struct proc *p, int h, const char *tail, char *buf, int *dir);
+
+/* procfs.c.  Points hp at a fresh snapshot of /proc/self/maps. */
+int procfs_maps(struct proc *p, struct hpath *hp);
+/* getdents64 of a /proc/self/fd directory opened as fd: the program's
+ * descriptors, from where the last call stopped.  Returns the bytes put
+ * in buf[0..size), 0 at the end, or -EINVAL if one entry does not fit. */
+long procfs_fd_dirents(struct proc *p, int fd, uint8_t *buf, size_t size);
 
 /* --- The descriptor table (fd.c) --- */
 

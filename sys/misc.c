@@ -46,11 +46,23 @@ long sys_brk(struct proc *p, const uint64_t *a)
 
 long sys_mmap(struct proc *p, const uint64_t *a)
 {
-	int flags = argint(a[3]), h = -1;
+	int flags = argint(a[3]), h = -1, dir;
+	char link[PATH_MAX], path[PATH_MAX];
+	struct mm_file file = { NULL, 0, 0 };
+	struct stat st;
 
-	if (!(flags & MAP_ANONYMOUS) && (h = fd_host(p, argint(a[4]))) < 0)
-		return -EBADF;
-	return mm_mmap(p->mm, a[0], a[1], argint(a[2]), flags, h, a[5]);
+	if (!(flags & MAP_ANONYMOUS)) {
+		if ((h = fd_host(p, argint(a[4]))) < 0)
+			return -EBADF;
+		/* The file's name and identity, for /proc/self/maps. */
+		ssize_t n = proc_fd_path(p, h, "", link, &dir) < 0 ? -1 :
+			    readlinkat(dir, link, path, sizeof path - 1);
+		if (n > 0 && fstat(h, &st) == 0) {
+			path[n] = 0;
+			file = (struct mm_file){ path, st.st_dev, st.st_ino };
+		}
+	}
+	return mm_mmap(p->mm, a[0], a[1], argint(a[2]), flags, h, a[5], &file);
 }
 
 long sys_munmap(struct proc *p, const uint64_t *a)

@@ -22,6 +22,8 @@ struct proc_fd {
 	int host;               /* host descriptor, -1 if the slot is free */
 	int cloexec;
 	int output;             /* a copy of stdout or stderr: counts as output */
+	int fd_dir;             /* opened as /proc/self/fd: lists the program's */
+	int dir_next;           /* with fd_dir: where getdents goes on */
 };
 
 /* What a signal's handler is told (the fields of siginfo it fills). */
@@ -37,8 +39,11 @@ struct sig_info {
 struct exec_request {
 	uint8_t *data;          /* the ELF file */
 	size_t size;
+	uint64_t id[2];         /* its device and inode */
 	uint8_t *interp;        /* the interpreter it names (PT_INTERP), or NULL */
 	size_t interp_size;
+	uint64_t interp_id[2];
+	char interp_exe[4096];  /* the interpreter's absolute path */
 	char **argv, **envp;    /* NULL-terminated */
 	char path[4096];        /* the program's path as named, for AT_EXECFN */
 	char exe[4096];         /* its absolute path, for /proc/self/exe */
@@ -142,6 +147,7 @@ struct proc {
 	 * (the image's view has no /proc), or -1: the host's /proc.  Not
 	 * owned: proc_release leaves it open. */
 	int procfd;
+	int maps_fd;            /* the last /proc/self/maps snapshot, or -1 */
 	int trace;              /* print every syscall on trace_fd */
 	int trace_fd;
 	int patched_call;       /* the call being served came from a patched

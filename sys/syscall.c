@@ -502,6 +502,15 @@ static int rewrite_path(struct proc *p, struct hpath *hp)
 			hp->exe = 1;
 			return 0;
 		}
+		if (strcmp(rest, "maps") == 0)
+			return procfs_maps(p, hp);
+		if (strcmp(rest, "fd") == 0 || strcmp(rest, "fd/") == 0 ||
+		    strcmp(rest, "fd/.") == 0) {
+			hp->fd_dir = 1;
+			return 0;
+		}
+		if (strcmp(rest, "fd/..") == 0)
+			return 0;       /* the launcher's /proc/self, as the rest */
 		if (strncmp(rest, "cwd", 3) == 0 && (rest[3] == 0 || rest[3] == '/')) {
 			h = p->cwd;
 			tail = rest + 3;
@@ -549,7 +558,7 @@ int argpath(struct proc *p, int dirfd, uint64_t gva, int accept,
 {
 	int r;
 
-	hp->exe = 0;
+	hp->exe = hp->fd_dir = 0;
 	if (gva == 0 && (accept & PATH_NULL)) {
 		hp->path[0] = 0;
 	} else if ((r = argstr(p, gva, hp->path)) < 0) {

@@ -143,9 +143,9 @@ long mm_brk(struct mm *mm, uint64_t addr)
 }
 
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
-	     int fd, uint64_t off)
+	     int fd, uint64_t off, const struct mm_file *file)
 {
-	(void)mm; (void)addr; (void)len; (void)prot; (void)flags; (void)off;
+	(void)mm; (void)addr; (void)len; (void)prot; (void)flags; (void)off; (void)file;
 	/* Tell the test which host descriptor it was given. */
 	return fd >= 0 ? 0x1000000 + fd : -ENOSYS;
 }
@@ -178,6 +178,12 @@ long mm_madvise(struct mm *mm, uint64_t addr, uint64_t len, int advice)
 long mm_msync(struct mm *mm, uint64_t addr, uint64_t len, int flags)
 {
 	(void)mm; (void)addr; (void)len; (void)flags;
+	return -ENOSYS;
+}
+
+int mm_write_maps(struct mm *mm, int fd)
+{
+	(void)mm; (void)fd;
 	return -ENOSYS;
 }
 
