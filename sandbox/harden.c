@@ -103,7 +103,7 @@ static const int allowed[] = {
 	SYS_getegid, SYS_getppid, SYS_getgroups, SYS_sched_getparam,
 	SYS_sched_getscheduler, SYS_setrlimit, SYS_gettid,
 	SYS_sched_getaffinity, SYS_clock_gettime, SYS_clock_getres,
-	SYS_clock_nanosleep, SYS_getcpu, SYS_getrandom,
+	SYS_clock_nanosleep, SYS_getcpu, SYS_getrandom, SYS_getpriority, SYS_setpriority,
 
 	/* Threads and signals: the polling and watchdog threads, futexes,
 	 * the launcher's own death by the program's signal (die_of in

@@ -8,6 +8,8 @@ setup "$@"
 
 # clang and libclang-rt-14-dev give libFuzzer for the fuzz targets.
 need_pkgs musl-tools dpkg-dev busybox-static tcl clang libclang-rt-14-dev linux-libc-dev file
+# Dynamic programs the suite runs under dunerun, and CPython's own tests.
+need_pkgs python3 libpython3.11-testsuite gcc make
 
 # musl-gcc cannot use -I/usr/include (glibc headers would shadow musl's), so expose only
 # the kernel's UAPI folders, through symlinks, for -isystem BUILD_DIR/kinc.

@@ -63,8 +63,10 @@ int argpath(struct proc *p, int dirfd, uint64_t gva, int accept,
  * directory descriptor it is relative to.  0 or -ENAMETOOLONG. */
 int proc_fd_path(struct proc *p, int h, const char *tail, char *buf, int *dir);
 
-/* procfs.c.  Points hp at a fresh snapshot of /proc/self/maps. */
+/* procfs.c.  Point hp at a fresh snapshot of /proc/self/maps, or of
+ * /proc/self/status with the program's signal state. */
 int procfs_maps(struct proc *p, struct hpath *hp);
+int procfs_status(struct proc *p, struct hpath *hp);
 /* getdents64 of a /proc/self/fd directory opened as fd: the program's
  * descriptors, from where the last call stopped.  Returns the bytes put
  * in buf[0..size), 0 at the end, or -EINVAL if one entry does not fit. */
@@ -204,7 +206,8 @@ sys_fn sys_brk, sys_mmap, sys_munmap, sys_mprotect, sys_mremap,
 	sys_getpid, sys_gettid, sys_getppid, sys_getuid, sys_geteuid,
 	sys_getgid, sys_getegid, sys_getresuid, sys_getresgid, sys_getgroups,
 	sys_setuid, sys_setgid, sys_setreuid, sys_setregid, sys_setresuid, sys_setresgid,
-	sys_setfsuid, sys_setfsgid, sys_setgroups,
+	sys_setfsuid, sys_setfsgid, sys_setgroups, sys_getpriority, sys_setpriority,
+	sys_memfd_create,
 	sys_uname, sys_umask,
 	sys_clock_gettime, sys_clock_getres, sys_gettimeofday, sys_time,
 	sys_nanosleep, sys_clock_nanosleep, sys_times, sys_getrusage,

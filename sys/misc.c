@@ -369,6 +369,57 @@ long sys_setgroups(struct proc *p, const uint64_t *a)
 	return r;
 }
 
+/*
+ * getpriority and setpriority, of the host's processes that are the
+ * program's: itself, the processes of its run, its process group or its
+ * user (who 0).  The raw call's value, 20 - nice, as Linux returns it.
+ */
+static long priority_target(struct proc *p, int which, int who)
+{
+	if (who == 0)
+		return 0;
+	if (which == PRIO_PROCESS && (who == p->pid || (p->can_fork && procs_member(p, who))))
+		return 0;
+	return which == PRIO_PROCESS || which == PRIO_PGRP || which == PRIO_USER ? -ESRCH : -EINVAL;
+}
+
+long sys_getpriority(struct proc *p, const uint64_t *a)
+{
+	long r = priority_target(p, argint(a[0]), argint(a[1]));
+
+	return r < 0 ? r : hostret(syscall(SYS_getpriority, argint(a[0]), argint(a[1])));
+}
+
+long sys_setpriority(struct proc *p, const uint64_t *a)
+{
+	long r = priority_target(p, argint(a[0]), argint(a[1]));
+
+	return r < 0 ? r : hostret(syscall(SYS_setpriority, argint(a[0]), argint(a[1]),
+					  argint(a[2])));
+}
+
+/* memfd_create: a host memfd, a file like any other to the program.  Its
+ * pages are never executable without prot_exec (it is not on a read-only
+ * mount: see library_code in syscall.c). */
+long sys_memfd_create(struct proc *p, const uint64_t *a)
+{
+	unsigned flags = (unsigned)a[1];
+	char name[250];
+	long r = mm_copy_str(p->mm, name, a[0], sizeof name);
+
+	if (r == -ENAMETOOLONG)
+		return -EINVAL;
+	if (r < 0)
+		return -EFAULT;
+	if (flags & ~(unsigned)(MFD_CLOEXEC | MFD_ALLOW_SEALING))
+		return -EINVAL;
+	int fd = fd_lowest(p, 0);
+	if (fd < 0)
+		return fd;
+	int h = memfd_create(name, flags | MFD_CLOEXEC);
+	return h < 0 ? -errno : fd_install(p, h, flags & MFD_CLOEXEC, fd);
+}
+
 long sys_uname(struct proc *p, const uint64_t *a)
 {
 	struct utsname u;

@@ -2,9 +2,10 @@
  * poll, ppoll, select and pselect6.
  *
  * All four become one host ppoll over the host descriptors behind the
- * program's.  The program has no signal handlers that could run, so a
- * host wait interrupted by a signal the launcher caught is restarted with
- * the time that is left, as Linux restarts a call when no handler runs.
+ * program's.  A signal the program takes ends the wait with EINTR (never
+ * restarted, as on Linux); one it does not take (ignored, or blocked)
+ * leaves the wait to go on with the time that is left.  ppoll and
+ * pselect6 wait with the mask they are given, as sigsuspend does.
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -57,6 +58,13 @@ static long host_poll(struct proc *p, struct pollfd *f, unsigned n, struct times
 			end = mono_ns() + t->tv_sec * NSEC + t->tv_nsec;
 	}
 	for (;;) {
+		/* A signal already waiting: the descriptors are looked at,
+		 * but not waited for. */
+		sig_take_host(p);
+		if (p->exited || sig_ready(p)) {
+			r = syscall(SYS_ppoll, f, n, &zero, NULL, 8);
+			return r == 0 ? -EINTR : hostret(r);
+		}
 		r = syscall(SYS_ppoll, f, n, t, NULL, 8);
 		if (t) {
 			left = end - mono_ns();
@@ -70,10 +78,11 @@ static long host_poll(struct proc *p, struct pollfd *f, unsigned n, struct times
 	}
 }
 
-/* ppoll and pselect6 take a signal mask the program would wait with.
- * Signals are not delivered to the program, so only its size and
- * address are checked. */
-static int check_sigmask(struct proc *p, uint64_t mask, uint64_t size)
+/* ppoll and pselect6: the program waits with its mask replaced by the
+ * one at mask (size bytes), if any; a handler that then runs returns to
+ * the caller's own mask (saved_mask), as after sigsuspend.  A parked
+ * call made again has set both already. */
+static int wait_mask(struct proc *p, uint64_t mask, uint64_t size)
 {
 	uint64_t set;
 
@@ -81,7 +90,26 @@ static int check_sigmask(struct proc *p, uint64_t mask, uint64_t size)
 		return 0;
 	if (size != 8)
 		return -EINVAL;
-	return mm_copy_in(p->mm, &set, mask, sizeof set);
+	if (mm_copy_in(p->mm, &set, mask, sizeof set) < 0)
+		return -EFAULT;
+	/* Made again after a signal that ran no handler: set already. */
+	if (!p->saved_mask_valid && (!p->threads || !p->threads->again)) {
+		p->saved_mask = p->sigmask;
+		p->saved_mask_valid = 1;
+		sig_setmask(p, set);
+	}
+	return 0;
+}
+
+/* The wait is over: the caller's mask again, unless a handler is to
+ * run first (signal_after_call restores it through its frame). */
+static long wait_mask_done(struct proc *p, uint64_t mask, long r)
+{
+	if (mask && r != -EPARK && p->saved_mask_valid && !sig_ready(p)) {
+		sig_setmask(p, p->saved_mask);
+		p->saved_mask_valid = 0;
+	}
+	return r;
 }
 
 /* poll and ppoll: translate the descriptors, wait, copy revents back.
@@ -146,9 +174,9 @@ long sys_ppoll(struct proc *p, const uint64_t *a)
 		if (!valid_ts(&t))
 			return -EINVAL;
 	}
-	if ((r = check_sigmask(p, a[3], a[4])) < 0)
+	if ((r = wait_mask(p, a[3], a[4])) < 0)
 		return r;
-	r = do_poll(p, a[0], (uint32_t)a[1], a[2] ? &t : NULL);
+	r = wait_mask_done(p, a[3], do_poll(p, a[0], (uint32_t)a[1], a[2] ? &t : NULL));
 	/* Linux writes back the time left, and ignores a failure to. */
 	if (a[2] && r != -EFAULT)
 		mm_copy_out(p->mm, a[2], &t, sizeof t);
@@ -246,7 +274,7 @@ long sys_pselect6(struct proc *p, const uint64_t *a)
 {
 	const uint64_t set[3] = { a[1], a[2], a[3] };
 	struct timespec t;
-	uint64_t sig[2];  /* { const sigset_t *ss; size_t ss_len; } */
+	uint64_t sig[2] = { 0, 0 };  /* { const sigset_t *ss; size_t ss_len; } */
 	long r;
 
 	if (a[4]) {
@@ -258,10 +286,10 @@ long sys_pselect6(struct proc *p, const uint64_t *a)
 	if (a[5]) {
 		if (mm_copy_in(p->mm, sig, a[5], sizeof sig) < 0)
 			return -EFAULT;
-		if ((r = check_sigmask(p, sig[0], sig[1])) < 0)
+		if ((r = wait_mask(p, sig[0], sig[1])) < 0)
 			return r;
 	}
-	r = do_select(p, argint(a[0]), set, a[4] ? &t : NULL);
+	r = wait_mask_done(p, sig[0], do_select(p, argint(a[0]), set, a[4] ? &t : NULL));
 	if (a[4] && r != -EFAULT)
 		mm_copy_out(p->mm, a[4], &t, sizeof t);
 	return r;
@@ -323,7 +351,12 @@ static long do_epoll_wait(struct proc *p, const uint64_t *a, int ms)
 		if (r == 0 && !park_expired(p))
 			return park_fds(p, &f, 1, ms < 0 ? NULL : &t);
 	} else {
-		r = hostret(epoll_wait(ep, ev, max, ms));
+		/* A signal already waiting: look, do not wait (as host_poll). */
+		sig_take_host(p);
+		int now = ms != 0 && (p->exited || sig_ready(p));
+		r = hostret(epoll_wait(ep, ev, max, now ? 0 : ms));
+		if (r == 0 && now)
+			r = -EINTR;
 	}
 	if (r > 0 && mm_copy_out(p->mm, a[1], ev, r * sizeof ev[0]) < 0)
 		return -EFAULT;
@@ -335,12 +368,12 @@ long sys_epoll_wait(struct proc *p, const uint64_t *a)
 	return do_epoll_wait(p, a, argint(a[3]));
 }
 
-/* The mask is checked, not applied: as ppoll's. */
+/* With the mask given, as ppoll. */
 long sys_epoll_pwait(struct proc *p, const uint64_t *a)
 {
-	long r = check_sigmask(p, a[4], a[5]);
+	long r = wait_mask(p, a[4], a[5]);
 
-	return r < 0 ? r : do_epoll_wait(p, a, argint(a[3]));
+	return r < 0 ? r : wait_mask_done(p, a[4], do_epoll_wait(p, a, argint(a[3])));
 }
 
 long sys_eventfd2(struct proc *p, const uint64_t *a)

@@ -173,8 +173,8 @@ static const struct syscall table[NSYS] = {
 	[137] = { "statfs", { sys_statfs, { K_STR, K_PTR }, K_LONG } },
 	[138] = { "fstatfs", { sys_fstatfs, { K_INT, K_PTR }, K_LONG } },
 	[139] = { "sysfs" },
-	[140] = { "getpriority" },
-	[141] = { "setpriority" },
+	[140] = { "getpriority", { sys_getpriority, { K_INT, K_INT }, K_LONG } },
+	[141] = { "setpriority", { sys_setpriority, { K_INT, K_INT, K_INT }, K_LONG } },
 	[142] = { "sched_setparam" },
 	[143] = { "sched_getparam", { sys_sched_getparam, { K_INT, K_PTR }, K_LONG } },
 	[144] = { "sched_setscheduler" },
@@ -352,7 +352,7 @@ static const struct syscall table[NSYS] = {
 	[316] = { "renameat2", { sys_renameat2, { K_DIRFD, K_STR, K_DIRFD, K_STR, K_HEX }, K_LONG } },
 	[317] = { "seccomp" },
 	[318] = { "getrandom", { sys_getrandom, { K_PTR, K_ULONG, K_HEX }, K_LONG } },
-	[319] = { "memfd_create" },
+	[319] = { "memfd_create", { sys_memfd_create, { K_STR, K_HEX }, K_LONG } },
 	[320] = { "kexec_file_load" },
 	[321] = { "bpf" },
 	[322] = { "execveat", { sys_execveat, { K_DIRFD, K_STR, K_PTR, K_PTR, K_HEX }, K_LONG } },
@@ -504,6 +504,8 @@ static int rewrite_path(struct proc *p, struct hpath *hp)
 		}
 		if (strcmp(rest, "maps") == 0)
 			return procfs_maps(p, hp);
+		if (strcmp(rest, "status") == 0)
+			return procfs_status(p, hp);
 		if (strcmp(rest, "fd") == 0 || strcmp(rest, "fd/") == 0 ||
 		    strcmp(rest, "fd/.") == 0) {
 			hp->fd_dir = 1;

@@ -87,6 +87,9 @@ unset DUNERUN_BACKEND
 # The comparison suite once more the old way, every syscall instruction
 # trapping (--no-patch), under the default backend.
 [ -z "$VM_BACKENDS" ] || DUNERUN_NO_PATCH=1 run_part programs-no-patch tests/run.sh "$B"
+# A real build and CPython's tests, once, under the default backend: they
+# are the suite's longest runs of dynamic programs.
+[ -z "$VM_BACKENDS" ] || run_part realprogs tests/realprogs.sh "$B"
 
 if [ -z "$VM_BACKENDS" ]; then
 	# No usable /dev/kvm (a PVM guest, say): check the launcher's error,
@@ -102,7 +105,8 @@ if [ -z "$VM_BACKENDS" ]; then
 	unset DUNERUN_BACKEND
 	qemu_tally programs dune dirtygc cli images hostile-images supervisor
 	echo "SKIP busybox-suite: hours under QEMU's emulation; it runs where /dev/kvm works"
-	skip=$((skip + 1))
+	echo "SKIP realprogs: a real build and CPython's tests, too long under QEMU's emulation"
+	skip=$((skip + 2))
 elif ! supervisor_host "$B/dunerun" "$B/progs/busybox" true; then
 	# A PVM host skipped supervisor mode above (supervisor.sh, and
 	# dirtygc.sh's ring-0 collector): QEMU's machine runs those parts, so
