@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "mm_impl.h"
 
@@ -23,11 +24,13 @@ static int access_allowed(int prot, uint32_t err)
  * table, same mapping) too.  New entries need no rewrite. */
 #define FAULT_AROUND_PAGES 16
 
-static void fault_around(struct mm *mm, const struct vma *v, uint64_t addr,
-			 uint64_t *pte, uint64_t bits)
+/* Returns a bit for each entry it filled, by index in the 64 KiB. */
+static uint32_t fault_around(struct mm *mm, const struct vma *v, uint64_t addr,
+			     uint64_t *pte, uint64_t bits)
 {
 	uint64_t base = addr & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1);
 	uint64_t *first = pte - ((addr - base) / PAGE_SIZE);
+	uint32_t filled = 0;
 
 	for (int i = 0; i < FAULT_AROUND_PAGES; i++) {
 		uint64_t va = base + i * PAGE_SIZE;
@@ -35,19 +38,56 @@ static void fault_around(struct mm *mm, const struct vma *v, uint64_t addr,
 			continue;
 		uint64_t gpa = phys_alloc_page(mm);
 		if (!gpa)
-			return;
+			break;
 		first[i] = gpa | bits;
+		filled |= 1u << i;
+	}
+	return filled;
+}
+
+/* The host descriptor a private file mapping's pages are read from on
+ * first touch, or -1 (anonymous memory, or a file copied in whole). */
+static int file_reader(struct mm *mm, const struct vma *v)
+{
+	return v->file && !v->shared ? mm->files[v->file - 1].fd : -1;
+}
+
+/* Reads the file's bytes into the new pages of the 64 KiB window around
+ * addr that filled marks, one preadv per run of neighbours.  Pages past
+ * the file's end stay zero, as the tail of the file's last page. */
+static void read_pages(struct mm *mm, const struct vma *v, int fd, uint64_t addr,
+		       uint64_t *pte, uint32_t filled)
+{
+	uint64_t base = addr & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1);
+	uint64_t *first = pte - ((addr - base) / PAGE_SIZE);
+
+	for (int i = 0; i < FAULT_AROUND_PAGES;) {
+		struct iovec iov[FAULT_AROUND_PAGES];
+		int n = 0;
+		while (i + n < FAULT_AROUND_PAGES && (filled >> (i + n) & 1)) {
+			iov[n].iov_base = mm->host + (first[i + n] & PTE_ADDR);
+			iov[n].iov_len = PAGE_SIZE;
+			n++;
+		}
+		if (n) {
+			uint64_t va = base + (uint64_t)i * PAGE_SIZE;
+			ssize_t r = preadv(fd, iov, n, (off_t)(v->pgoff + (va - v->start)));
+			(void)r;        /* a short read leaves the rest zero */
+		}
+		i += n ? n : 1;
 	}
 }
 
 /* Maps a zeroed page at addr: a whole 2 MiB page where the mapping covers
- * the aligned 2 MiB around it, since one fault then serves 512 pages. */
+ * the aligned 2 MiB around it, since one fault then serves 512 pages.  A
+ * private file mapping's pages get the file's bytes, 64 KiB at a time. */
 static enum mm_fault map_new(struct mm *mm, const struct vma *v, uint64_t addr)
 {
 	uint64_t bits = pt_prot_bits(v->prot);
 	uint64_t base = addr & ~(HUGE_SIZE - 1);
+	int fd = file_reader(mm, v);
 
-	if (base >= v->start && base + HUGE_SIZE <= v->end) {
+	if (fd < 0 && base >= v->start && base + HUGE_SIZE <= v->end) {
 		uint64_t *pde = pt_entry(mm, addr, 2, 1, PTE_P | PTE_W | PTE_U);
 		if (!pde)
 			return MM_FAULT_OOM;
@@ -66,7 +106,10 @@ static enum mm_fault map_new(struct mm *mm, const struct vma *v, uint64_t addr)
 	if (!gpa)
 		return MM_FAULT_OOM;
 	*pte = gpa | bits;
-	fault_around(mm, v, addr, pte, bits);
+	uint32_t filled = fault_around(mm, v, addr, pte, bits);
+	if (fd >= 0)
+		read_pages(mm, v, fd, addr, pte,
+			   filled | 1u << ((addr / PAGE_SIZE) % FAULT_AROUND_PAGES));
 	return MM_FAULT_FIXED;
 }
 

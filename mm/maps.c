@@ -3,9 +3,12 @@
  * (fs/proc/task_mmu.c), from the VMA list, with the names Linux gives:
  * the file a mapping came from, [heap], [stack] and [vdso].  glibc reads
  * it to find the main thread's stack (pthread_getattr_np), and garbage
- * collectors and sanitizers read it to find what is mapped.
+ * collectors and sanitizers read it to find what is mapped.  The table of
+ * files also keeps the descriptors that private file pages are read from
+ * when first touched (access.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +42,26 @@ uint32_t mm_file_index(struct mm *mm, const struct mm_file *f)
 	char *path = strdup(f->path);
 	if (!path)
 		return 0;
-	mm->files[mm->nfiles] = (struct mapped_file){ path, f->dev, f->ino };
+	mm->files[mm->nfiles] = (struct mapped_file){ path, f->dev, f->ino, -1 };
 	return ++mm->nfiles;
+}
+
+int mm_file_keep_fd(struct mm *mm, uint32_t idx, int fd)
+{
+	struct mapped_file *f = &mm->files[idx - 1];
+
+	if (f->fd < 0)
+		f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return f->fd < 0 ? -1 : 0;
 }
 
 void mm_files_free(struct mm *mm)
 {
-	for (uint32_t i = 0; i < mm->nfiles; i++)
+	for (uint32_t i = 0; i < mm->nfiles; i++) {
 		free(mm->files[i].path);
+		if (mm->files[i].fd >= 0)
+			close(mm->files[i].fd);
+	}
 	free(mm->files);
 	mm->files = NULL;
 	mm->nfiles = mm->files_cap = 0;

@@ -50,6 +50,9 @@ struct vma {
 struct mapped_file {
 	char *path;
 	uint64_t dev, ino;
+	int fd;                 /* the launcher's descriptor of the file, which
+				   private pages are read from on first touch;
+				   -1 if they were copied in at mmap */
 };
 
 struct mm {
@@ -158,6 +161,9 @@ void mm_patch_free(struct mm *mm);
 /* maps.c: the file's index + 1 for a VMA's file field, or 0 (unnamed)
  * if f is NULL or the table is full. */
 uint32_t mm_file_index(struct mm *mm, const struct mm_file *f);
+/* Gives file index idx a descriptor of its own for reading pages (a
+ * duplicate of fd).  Returns 0, or -1 if it has none and cannot. */
+int mm_file_keep_fd(struct mm *mm, uint32_t idx, int fd);
 void mm_files_free(struct mm *mm);
 
 #endif

@@ -540,6 +540,20 @@ static long map_shared_anon(struct mm *mm, uint64_t addr, uint64_t len, int prot
 	return r;
 }
 
+/* Whether a private mapping of regular file fd may have its pages read
+ * when first touched, as Linux reads them, rather than all copied now:
+ * a loader's mapping of a whole library, most of it never used, costs
+ * only what is used.  Needs the file's name (mm_file_index) to keep a
+ * descriptor under. */
+static int lazy_file(struct mm *mm, int fd, const struct mm_file *file)
+{
+	struct stat st;
+	uint32_t idx = mm_file_index(mm, file);
+
+	return idx && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	       mm_file_keep_fd(mm, idx, fd) == 0;
+}
+
 long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off, const struct mm_file *file)
 {
@@ -550,6 +564,9 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 		return -EINVAL;
 	if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
 		return -EINVAL;
+	/* Before anything is unmapped: a file must be open for reading. */
+	if (!(flags & MAP_ANONYMOUS) && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY)
+		return -EACCES;
 	len = page_up(len);
 	if (!len || len > USER_VA_END)
 		return -ENOMEM;
@@ -592,7 +609,7 @@ long mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags,
 		for (uint64_t a = addr; a < addr + len; a += PAGE_SIZE)
 			mm_touch(mm, a, 0);
 	}
-	if (!(flags & MAP_ANONYMOUS)) {
+	if (!(flags & MAP_ANONYMOUS) && !lazy_file(mm, fd, file)) {
 		int r = read_file_into(mm, addr, len, fd, off);
 		if (r < 0) {
 			mm_munmap(mm, addr, len);

@@ -216,6 +216,28 @@ per_backend "wall_ms @DR@ $B/progs/lua $WF $D/text8m"
 row "lua wordfreq.lua 8 MiB" ms "wall_ms $B/progs/lua $WF $D/text8m" "${V[@]}" "${extra[@]}"
 na_rows "lua wordfreq.lua 8 MiB" ms
 
+# Dynamic programs (glibc's loader and libraries): a hello's start-up,
+# python3's, and a real build, zlib's configure and make -j2 with gcc,
+# whole inside one dunerun exec (forks and execs dominate it: each is a
+# new VM until processes share one).
+gcc -O2 "$D/hello.c" -o "$D/dynhello"
+per_backend "startup @DR@ $D/dynhello"
+row "startup of dynamic hello (glibc)" us "startup $D/dynhello" "${V[@]}"
+row "python3 -c pass" ms "wall_ms /usr/bin/python3 -c pass" -- exec "wall_ms $DR /usr/bin/python3 -c pass"
+ZTAR=$(ls "$B"/src/dl-zlib/zlib_*.orig.tar.* 2> /dev/null | head -n 1)
+if [ -n "$ZTAR" ]; then
+	[ -d "$D/zlib" ] || { mkdir -p "$D/zlib" && tar xf "$ZTAR" -C "$D/zlib" --strip-components=1; }
+	# zlib_build [LAUNCHER...]: seconds for a clean configure and build.
+	zlib_build() {
+		(cd "$D/zlib" && make distclean > /dev/null 2>&1
+		 t0=$(date +%s.%N)
+		 "$@" /bin/sh -c './configure > /dev/null && make -j2 > /dev/null' || exit 1
+		 t1=$(date +%s.%N)
+		 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }')
+	}
+	R=${BENCH_BUILD_REPEATS:-1} row "zlib configure + make -j2 (gcc)" s "zlib_build" -- exec "zlib_build $DR"
+fi
+
 # busybox's own testsuite, whole (tests/busybox-suite.sh): every process
 # it starts runs in the sandbox.  Minutes a run under dunerun, so one
 # repeat unless BENCH_BUSYBOX_REPEATS asks for more.
