@@ -65,7 +65,11 @@ expect tiny-mem 2 '--memory 1M: at least 32M' "$DR" exec --memory 1M "$T/hi"
 expect not-found 127 'nosuchprogram: No such file or directory' "$DR" exec "$T/nosuchprogram"
 expect not-in-path 127 'No such file' env PATH=/nonexistent "$DR" exec nosuchprogram
 expect directory 126 'not a regular file' "$DR" exec "$T"
-expect dynamic 126 'dynamic' "$DR" exec "$T/hi-dynamic"
+expect dynamic 0 - "$DR" exec "$T/hi-dynamic"
+sed 's|/lib64/ld-linux-x86-64.so.2|/lib64/ld-nothe-x86-64.so.2|' "$T/hi-dynamic" > "$T/hi-no-interp"
+chmod +x "$T/hi-no-interp"
+expect missing-interpreter 127 'ld-nothe-x86-64.so.2: No such file.*|cannot load its interpreter /lib64/ld-nothe' \
+	"$DR" exec "$T/hi-no-interp"
 expect script 126 'not an ELF' "$DR" exec "$T/script"
 expect truncated-header 126 'truncated|too small|short' "$DR" exec "$T/truncated"
 expect truncated-phdrs 126 'truncated|beyond|outside|short' "$DR" exec "$T/truncated-phdrs"
