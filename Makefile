@@ -8,9 +8,9 @@ HOSTCC   := gcc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
             -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Ipatch -Isys \
-            -Imonitor -Iimages -Ipolicy -Isandbox -DDUNERUN_VERSION='"$(VERSION)"'
+            -Imonitor -Iimages -Ipolicy -Isandbox -Irootfs -Ijson -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
-LIBS     := -lzstd -lcap -lpthread
+LIBS     := -lzstd -lz -lcap -lpthread
 
 # The supervisor: freestanding, no red zone (exceptions push onto the
 # current stack), no SSE (ring 0 cannot run it on emulated hosts).
@@ -21,7 +21,7 @@ SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c l
         mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
         monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
-        $(wildcard sandbox/*.c)
+        $(wildcard sandbox/*.c) $(wildcard rootfs/*.c) json/json.c
 OBJS := $(SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guestkernel/blob.o
 HDRS := $(wildcard include/dunerun/*.h */*.h)
 
