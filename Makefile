@@ -161,3 +161,14 @@ $(B)/unit/test_harden: tests/unit/test_harden.c tests/unit/check.h sandbox/harde
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -g -Wall -Wextra -isystem $(B)/kinc -isystem $(B)/deps/include \
 		-Iinclude -Isandbox sandbox/harden.c $< -L$(B)/deps/lib -lcap -lpthread -o $@
+
+$(B)/unit/test_json: tests/unit/test_json.c tests/unit/check.h json/json.c json/json.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-Ijson json/json.c $< -o $@
+
+$(B)/unit/test_rootfs: tests/unit/test_rootfs.c tests/unit/check.h $(wildcard rootfs/*.c rootfs/*.h) \
+		json/json.c json/json.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Iimages -Irootfs -Ijson -isystem $(B)/deps/include \
+		$(wildcard rootfs/*.c) json/json.c $(wildcard images/*.c) $< -L$(B)/deps/lib -lzstd -lz -o $@

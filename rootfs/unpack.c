@@ -7,6 +7,7 @@
  * bounded (a small gzip can claim terabytes), and a stream cut short or
  * corrupt is an error.
  */
+#define _GNU_SOURCE             /* memfd_create */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

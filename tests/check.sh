@@ -1,7 +1,7 @@
 #!/bin/bash
 # check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
-# layer, image format, policy and Dunefile), the fuzz corpora as regression
-# inputs, the launcher's command-line and image-building checks, hostile
+# layer, image format, policy and Dunefile, JSON, tar and layers), the fuzz
+# corpora as regression inputs, the launcher's command-line and image-building checks, hostile
 # programs inside images, images built FROM root filesystems (rootfs.sh),
 # the native-vs-dunerun comparison suite, and
 # busybox's own testsuite natively and under dunerun, libdune's API and
@@ -38,7 +38,7 @@ run_part() {        # name command...
 }
 
 make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" \
-	"$B/unit/test_harden" "$B/unit/test_patch" ||
+	"$B/unit/test_harden" "$B/unit/test_patch" "$B/unit/test_json" "$B/unit/test_rootfs" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 # Dynamic programs of the host's: their interpreter must be found.
 run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua" \
@@ -50,6 +50,9 @@ run_part unit-patch bash -c 'objdump -d -w "$@" | "$0"' "$B/unit/test_patch" \
 run_part unit-image "$B/unit/test_image"
 run_part unit-policy "$B/unit/test_policy"
 run_part unit-harden "$B/unit/test_harden"
+run_part unit-json "$B/unit/test_json"
+# The tar reader against Python's tarfile; symlink targets in a chroot.
+run_part unit-rootfs "$B/unit/test_rootfs" "$B/progs/busybox"
 run_part fuzz-corpus tests/fuzz/run.sh "$B"
 # Everything that runs a VM, once under each supervisor backend the host
 # runs (docs/platform.md): the portable one wherever /dev/kvm works, PVM's
