@@ -151,7 +151,7 @@ static int get(struct rootfs *fs, const struct store *st, const char *path,
 			return rootfs_fail(err, errlen, "%s: %s is missing", st->source, path);
 		return 0;
 	}
-	int fd = openat(st->dirfd, path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(st->dirfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return rootfs_fail(err, errlen, "%s: %s %s", st->source, path,
 				   errno == ENOENT ? "is missing" : strerror(errno));
@@ -478,7 +478,8 @@ static int walk_one(struct walk *w, int dir, const char *name, const char *path,
 			snprintf(link, sizeof link, "%s", first);
 	}
 	if (m.type == TAR_REG || m.type == TAR_DIR) {
-		fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (m.type == TAR_DIR ? O_DIRECTORY : 0));
+		fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+			    (m.type == TAR_DIR ? O_DIRECTORY : 0));
 		if (fd < 0)
 			return rootfs_fail(w->err, w->errlen, "%s: %s: %s", w->source, path, strerror(errno));
 		if (m.type == TAR_REG) {
@@ -556,7 +557,8 @@ int rootfs_load(struct rootfs *fs, int dirfd, const char *source, const char *na
 	const uint8_t *p, *q, *d;
 	size_t len, qlen, dlen;
 	struct stat sb;
-	int fd = openat(dirfd, source, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a source must not hang the build. */
+	int fd = openat(dirfd, source, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		rootfs_fail(err, errlen, "%s: %s", name, strerror(errno));

@@ -225,8 +225,8 @@ static void kill_below(struct rootfs *fs, const char *dir, int lower_only)
 /*
  * A member's name as a path in the image: a leading "/" and "."
  * components dropped (as GNU tar strips them), trailing "/" too.
- * Returns 0 and out ("" for the root), or -1 for a ".." component, an
- * over-long name or component.
+ * Returns 0 and out ("" for the root), -1 for a ".." component, or -2
+ * for a name or component longer than an image allows.
  */
 int rootfs_clean_name(const char *name, char *out, size_t outlen)
 {
@@ -238,10 +238,10 @@ int rootfs_clean_name(const char *name, char *out, size_t outlen)
 		if (n == 2 && p[0] == '.' && p[1] == '.')
 			return -1;
 		if (n > IMAGE_NAME_MAX)
-			return -1;
+			return -2;
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (k + !!k + n >= outlen || k + !!k + n > IMAGE_PATH_MAX)
-				return -1;
+				return -2;
 			if (k)
 				out[k++] = '/';
 			memcpy(out + k, p, n);
@@ -331,6 +331,24 @@ static int parents(struct rootfs *fs, const char *path, char *err, size_t errlen
 	return 0;
 }
 
+/* Is a symlink on the way to dir, or dir itself one?  A whiteout there
+ * would delete what the link points to. */
+static int through_link(const struct rootfs *fs, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (size_t k = 1; k <= n; k++) {
+		if (k < n && dir[k] != '/')
+			continue;
+		const struct node *d = find(fs, dir, k);
+		if (!d)
+			return 0;
+		if (d->type == IMG_SYMLINK)
+			return 1;
+	}
+	return 0;
+}
+
 /* A whiteout: .wh..wh..opq empties its directory of the lower layers'
  * files, .wh.NAME deletes NAME (and what is under it) from them. */
 static int whiteout(struct rootfs *fs, char *path, char *base, char *err, size_t errlen)
@@ -342,6 +360,8 @@ static int whiteout(struct rootfs *fs, char *path, char *base, char *err, size_t
 		dir = "";
 	else
 		base[-1] = 0;
+	if (*dir && through_link(fs, dir))
+		return rootfs_fail(err, errlen, "a whiteout through a symlink");
 	if (!strcmp(name, ".wh..opq")) {
 		if (!*dir)
 			return rootfs_fail(err, errlen, "whiteout of the root");
@@ -453,9 +473,12 @@ int rootfs_member(struct rootfs *fs, const struct rootfs_member *m,
 		  char *err, size_t errlen)
 {
 	char path[IMAGE_PATH_MAX + 1];
+	int r = rootfs_clean_name(m->name, path, sizeof path);
 
-	if (rootfs_clean_name(m->name, path, sizeof path) < 0)
-		return rootfs_fail(err, errlen, "a '..' component or a name too long");
+	if (r < 0)
+		return rootfs_fail(err, errlen, r == -1 ? "a '..' component" :
+				   "a name longer than an image allows (%d bytes, %d a component)",
+				   IMAGE_PATH_MAX, IMAGE_NAME_MAX);
 	fs->layer[fs->nlayers].files++;
 	if (++fs->files % 256 == 0 && fs->progress)
 		fs->progress(fs->arg, fs->files, fs->bytes);
@@ -468,10 +491,11 @@ int rootfs_member(struct rootfs *fs, const struct rootfs_member *m,
 			return rootfs_fail(err, errlen, "whiteout of the root");
 		return 0;                       /* the root itself: its mode is the runner's */
 	}
-	if (parents(fs, path, err, errlen) < 0)
-		return -1;
+	/* A whiteout makes nothing: its directory must be there already. */
 	if (!strncmp(base, ".wh.", 4))
 		return whiteout(fs, path, base, err, errlen);
+	if (parents(fs, path, err, errlen) < 0)
+		return -1;
 	return add(fs, path, m, err, errlen);
 }
 

@@ -209,7 +209,10 @@ hostile whiteout-dotdot "$T/whiteout-dotdot.tar" "src: etc/\.wh\.\.: "
 hostile hardlink-out "$T/hardlink-out.tar" "src: x: hard link to '\.\./\.\./.*', outside the root"
 hostile hardlink-missing "$T/hardlink-missing.tar" "src: x: hard link to 'nothing', which is not in the tree"
 hostile symlink-climb "$T/symlink-climb.tar" "src: d/l: symlink to 'a/\.\./\.\./\.\./x' leaves the root"
-hostile long-name "$T/long-name.tar" "src: d/xxxx.*: a '\.\.' component or a name too long"
+hostile long-name "$T/long-name.tar" "src: d/xxxx.*: a name longer than an image allows"
+hostile whiteout-link "$T/whiteout-link.tar" "src: l/\.wh\.x: a whiteout through a symlink"
+mkfifo "$T/fifo"
+hostile fifo "$T/fifo" "src: not a directory or a file"
 head -c 3000 "$T/tree.tar" > "$T/truncated.tar"
 hostile truncated "$T/truncated.tar" "src: (truncated header|member) at offset [0-9]+"
 head -c 20480 "$T/tree.tar" > "$T/cut.tar"
@@ -246,26 +249,11 @@ tar -C "$T/swap" -cf "$T/docker-badjson.tar" .
 hostile docker-json "$T/docker-badjson.tar" "src: manifest.json: offset 0: "
 
 # A Debian minbase rootfs with python3, from Debian's archive, cached
-# under BUILD_DIR by its command line.
-debian() {
-	local cmd="mmdebstrap --variant=minbase --include=python3 bookworm"
-	local key
-	key=$(printf '%s' "$cmd" | sha256sum | cut -c1-16)
-	DEB=$B/rootfs-cache/debian-$key
-	[ -d "$DEB" ] && return 0
-	command -v mmdebstrap > /dev/null ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap \
-			> "$T/apt.log" 2>&1 || return 1
-	mkdir -p "$B/rootfs-cache"
-	rm -rf "$DEB.tmp"
-	$cmd "$DEB.tmp" > "$B/rootfs-cache/mmdebstrap.log" 2>&1 || return 1
-	mv "$DEB.tmp" "$DEB"
-}
-if ! debian; then
-	echo "SKIP debian: mmdebstrap cannot build a rootfs from Debian's archive (see $B/rootfs-cache/mmdebstrap.log)"
+# under BUILD_DIR by its command line (scripts/debian-rootfs.sh).
+if ! DEB=$(scripts/debian-rootfs.sh "$B" 2> "$T/err"); then
+	echo "SKIP debian: $(cat "$T/err")"
 	skip=$((skip + 1))
 else
-	DEB=$(cd "$DEB" && pwd)
 	prog='import json, sys, hashlib; print(json.dumps({"v": sys.version_info[:3], "sum": sum(range(1000)), "sha": hashlib.sha256(b"dune").hexdigest()}))'
 	chroot "$DEB" python3 -c "$prog" > "$T/native.out" 2>&1
 	# The rootfs as a directory, and as one tar layer in an OCI layout
@@ -289,6 +277,18 @@ else
 	cmp -s "$T/debian-dir.list" "$T/debian-oci.list" && cmp -s "$T/debian-dir.list" "$T/debian-docker.list" &&
 		[ "$(wc -l < "$T/debian-dir.list")" = "$(cd "$DEB" && find . -mindepth 1 ! -type c ! -type b ! -type p ! -type s | wc -l)" ] && ok=1
 	verdict $ok debian-same-files "the three Debian images list different files, or not find's count"
+	# Progress on a terminal (script gives the build one), none otherwise.
+	ctx=$T/ctx-debian-dir
+	script -qec "'$DR' build -o '$T/tty.dz' '$ctx'" /dev/null > "$T/out" 2>&1
+	ok=0
+	grep -aEq 'dunerun build: FROM: [0-9]+ files, [0-9.]+ MiB, [0-9.]+ MiB/s' "$T/out" &&
+		grep -aq 'compressed' "$T/out" && ok=1
+	verdict $ok progress-on-a-tty "no progress lines on a terminal"
+	"$DR" build -o "$T/quiet.dz" "$ctx" > "$T/out" 2> "$T/err"
+	ok=0
+	[ $? = 0 ] && [ ! -s "$T/err" ] && [ "$(wc -l < "$T/out")" = 1 ] && cmp -s "$T/tty.dz" "$T/quiet.dz" && ok=1
+	verdict $ok quiet-otherwise "a build without a terminal wrote more than its summary line"
+	rm -f "$T/tty.dz" "$T/quiet.dz"
 fi
 
 summary

@@ -41,6 +41,7 @@ tar('whiteout-root', [('dir', 'etc'), ('file', '.wh..wh..opq', b'')])
 tar('whiteout-dotdot', [('dir', 'etc'), ('file', 'etc/.wh..', b'')])
 tar('hardlink-out', [('hardlink', 'x', '../../' + rel)])
 tar('hardlink-missing', [('hardlink', 'x', 'nothing')])
+tar('whiteout-link', [('dir', 'etc'), ('symlink', 'l', 'etc'), ('file', 'l/.wh.x', b'')])
 tar('symlink-climb', [('dir', 'd'), ('symlink', 'd/l', 'a/../../../x')])
 # pax names: a long one over the image's path limit.
 tar('long-name', [('file', 'd/' + 'x' * 5000)], fmt=tarfile.PAX_FORMAT)
