@@ -103,6 +103,16 @@ $(B)/examples/planets.dz: $(B)/dunerun $(PROGS_STAMP) $(wildcard $(PLANETS)/*)
 	cp $(PLANETS)/* $(B)/progs/sqlite3 $(B)/examples/planets/
 	$(B)/dunerun build -o $@ $(B)/examples/planets
 
+# Python on Debian: an image FROM a Debian rootfs (mmdebstrap, cached by
+# scripts/debian-rootfs.sh), the script copied on top.
+DEBPY := images/examples/debian-python
+$(B)/examples/debian-python.dz: $(B)/dunerun $(DEBPY)/Dunefile $(DEBPY)/stats.py scripts/debian-rootfs.sh
+	rm -rf $(B)/examples/debian-python
+	mkdir -p $(B)/examples/debian-python
+	cp $(DEBPY)/Dunefile $(DEBPY)/stats.py $(B)/examples/debian-python/
+	ln -s "$$(scripts/debian-rootfs.sh $(B))" $(B)/examples/debian-python/rootfs
+	$(B)/dunerun build -o $@ $(B)/examples/debian-python
+
 # The plugin sandbox (supervisor mode): the sandbox with libdune, and
 # each plugin, compiled into the context beside the Dunefile.
 SANDBOX := images/examples/plugin-sandbox
@@ -118,8 +128,9 @@ $(B)/examples/plugin-sandbox.dz: $(B)/dunerun $(B)/libdune.a $(SANDBOX)/Dunefile
 	cp $(SANDBOX)/Dunefile $(B)/examples/plugin-sandbox/
 	$(B)/dunerun build -o $@ $(B)/examples/plugin-sandbox
 
-run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz
+run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz $(B)/examples/debian-python.dz
 	$(B)/dunerun $(B)/examples/wordfreq.dz
+	$(B)/dunerun $(B)/examples/debian-python.dz
 
 test: $(B)/dunerun $(PROGS_STAMP)
 	tests/check.sh $(B)
