@@ -66,6 +66,35 @@ int rootfs_unpack(struct rootfs *fs, const uint8_t *p, size_t len, uint64_t max,
 		  const uint8_t **out, size_t *outlen, const char *name,
 		  char *err, size_t errlen);
 
+/* Where an image format's named files come from: a directory, or an
+ * archive in memory. */
+struct store {
+	int dirfd;                  /* -1 for an archive */
+	const uint8_t *tar;
+	size_t tarlen;
+	const char *source;         /* for messages */
+};
+
+/* Maps fd whole, kept until rootfs_free ("" of length 0 if empty);
+ * errno EINVAL if it is not a regular file. */
+int rootfs_map_fd(struct rootfs *fs, int fd, const uint8_t **p, size_t *len);
+
+/* The regular member path (clean) of the archive p[0..len), through the
+ * symlinks and hard links docker save puts between layers: 1 and its
+ * data, 0 if there is none, -1 on a bad archive. */
+int rootfs_tar_find(const uint8_t *p, size_t len, const char *path,
+		    const uint8_t **data, size_t *size, char *err, size_t errlen);
+
+/* The file at path in the store; missing, an error naming it. */
+int rootfs_get(struct rootfs *fs, const struct store *st, const char *path,
+	       const uint8_t **p, size_t *len, char *err, size_t errlen);
+
+/* The front ends: an OCI layout, a docker-save archive, a directory
+ * (which takes fd). */
+int rootfs_oci(struct rootfs *fs, const struct store *st, char *err, size_t errlen);
+int rootfs_docker(struct rootfs *fs, const struct store *st, char *err, size_t errlen);
+int rootfs_directory(struct rootfs *fs, int fd, const char *name, char *err, size_t errlen);
+
 /* Exposed for the unit tests through rootfs.c's callers. */
 int rootfs_clean_name(const char *name, char *out, size_t outlen);
 int rootfs_fix_target(const char *path, const char *target, char *out, size_t outlen);

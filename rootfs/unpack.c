@@ -7,7 +7,9 @@
  * bounded (a small gzip can claim terabytes), and a stream cut short or
  * corrupt is an error.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE             /* memfd_create */
+#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
