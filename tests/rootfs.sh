@@ -77,9 +77,9 @@ build() {
 	"$DR" build -o "$T/$1.dz" "$ctx" > "$T/out" 2> "$T/err"
 }
 
-# The tree's listing as inspect shows it: mode string and path, sorted.
-native_list() {
-	(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r p; do
+# A tree's listing as inspect shows it: mode string and path, sorted.
+native_list() {     # [DIR], default the tree
+	(cd "${1:-$tree}" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r p; do
 		m=$(stat -c %A "$p")
 		echo "${m:0:10} ${p#.}"
 	done)
@@ -126,6 +126,31 @@ for src in dir:"$tree" tar:"$T/tree.tar" tar.gz:"$T/tree.tar.gz" tar.zst:"$T/tre
 	[ $st = $nst ] && cmp -s "$T/native.out" "$T/out" && ok=1
 	verdict $ok "run-dynamic-from-$kind" "status $st (native $nst) or output differs from chroot's"
 done
+
+# An OCI layout made by umoci (Debian's), whose second layer's whiteouts
+# are umoci's own: the image must hold what umoci's unpacked bundle holds.
+if command -v umoci > /dev/null || DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --no-install-recommends umoci > "$T/apt.log" 2>&1; then
+	U=$T/umoci
+	umoci init --layout "$U" && umoci new --image "$U:t" &&
+		umoci unpack --image "$U:t" "$T/b1" > /dev/null && cp -a "$l1/." "$T/b1/rootfs/" &&
+		umoci repack --image "$U:t" "$T/b1" && umoci unpack --image "$U:t" "$T/b2" > /dev/null &&
+		rm -r "$T/b2/rootfs/junk" "$T/b2/rootfs/etc/opq/stale" &&
+		cp "$tree/etc/opq/fresh" "$T/b2/rootfs/etc/opq/" &&
+		umoci repack --image "$U:t" "$T/b2" > "$T/out" 2> "$T/err"
+	build umoci "$U" '["/bin/busybox", "cat", "/etc/hello.txt", "/etc/opq/fresh", "/data/b"]'
+	native_list "$T/b2/rootfs" > "$T/umoci.native"
+	image_list "$T/umoci.dz" > "$T/umoci.list"
+	chroot "$T/b2/rootfs" /bin/busybox cat /etc/hello.txt /etc/opq/fresh /data/b > "$T/native.out" 2>&1
+	"$DR" "$T/umoci.dz" > "$T/out" 2> "$T/err"
+	ok=0
+	[ $? = 0 ] && cmp -s "$T/umoci.native" "$T/umoci.list" && cmp -s "$T/native.out" "$T/out" &&
+		"$DR" inspect "$T/umoci.dz" | grep -q '^from: 2 layers' && ok=1
+	verdict $ok from-umoci "umoci's layout: files or output differ from its bundle's: $(diff "$T/umoci.native" "$T/umoci.list" | head -4 | tr '\n' ' ')"
+else
+	echo "SKIP from-umoci: umoci cannot be installed"
+	skip=$((skip + 1))
+fi
 
 # Layers in inspect: the OCI layout's two, named by their blobs' digests
 # (as sha256sum sees them) with the members each applied.
