@@ -236,6 +236,8 @@ hostile hardlink-missing "$T/hardlink-missing.tar" "src: x: hard link to 'nothin
 hostile symlink-climb "$T/symlink-climb.tar" "src: d/l: symlink to 'a/\.\./\.\./\.\./x' leaves the root"
 hostile long-name "$T/long-name.tar" "src: d/xxxx.*: a name longer than an image allows"
 hostile whiteout-link "$T/whiteout-link.tar" "src: l/\.wh\.x: a whiteout through a symlink"
+hostile many "$T/many.tar.zst" "src: d/1048575: more than 1048576 files, an image's limit"
+rm -f "$T/many.tar.zst"
 mkfifo "$T/fifo"
 hostile fifo "$T/fifo" "src: not a directory or a file"
 head -c 3000 "$T/tree.tar" > "$T/truncated.tar"

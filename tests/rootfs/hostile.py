@@ -2,9 +2,10 @@
 """hostile.py DIR ESCAPE: hostile tar layers, for tests/rootfs.sh, into DIR.
 
 ESCAPE is an absolute path outside everything a build may write: the
-layers try to put files there.  Each NAME.tar is one attack.
+layers try to put files there.  Each NAME.tar is one attack.  many.tar.zst
+holds one file more than an image may (a directory and 1,048,576 files).
 """
-import io, os, sys, tarfile
+import io, os, subprocess, sys, tarfile
 
 out, escape = sys.argv[1], sys.argv[2]
 
@@ -45,3 +46,35 @@ tar('whiteout-link', [('dir', 'etc'), ('symlink', 'l', 'etc'), ('file', 'l/.wh.x
 tar('symlink-climb', [('dir', 'd'), ('symlink', 'd/l', 'a/../../../x')])
 # pax names: a long one over the image's path limit.
 tar('long-name', [('file', 'd/' + 'x' * 5000)], fmt=tarfile.PAX_FORMAT)
+
+
+def header(name, typeflag, size=0):
+    """A ustar header, written here: tarfile takes minutes for a million."""
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108] = b'0000644\0'
+    h[108:116] = h[116:124] = b'0000000\0'
+    h[124:136] = b'%011o\0' % size
+    h[136:148] = b'00000000000\0'
+    h[156] = ord(typeflag)
+    h[257:265] = b'ustar\x0000'
+    h[148:156] = b'        '
+    h[148:156] = b'%06o\0 ' % sum(h)
+    return bytes(h)
+
+
+def many(path, n):
+    z = subprocess.Popen(['zstd', '-q', '-1', '-f', '-o', path], stdin=subprocess.PIPE)
+    z.stdin.write(header(b'd/', '5'))
+    chunk = []
+    for i in range(n):
+        chunk.append(header(b'd/%07d' % i, '0'))
+        if len(chunk) == 4096:
+            z.stdin.write(b''.join(chunk))
+            chunk = []
+    z.stdin.write(b''.join(chunk) + bytes(1024))
+    z.stdin.close()
+    z.wait()
+
+
+many(os.path.join(out, 'many.tar.zst'), 1 << 20)
