@@ -37,6 +37,7 @@ struct builder {
 	uint64_t bytes;
 	struct rootfs *fs;      /* FROM's tree, which owns its entries' data */
 	struct timespec start;
+	int shown;              /* FROM's progress is on the terminal */
 	char err[DUNEFILE_ERRLEN + PATH_MAX];
 };
 
@@ -106,6 +107,9 @@ static void detach_links(struct builder *b, const struct image_entry *e)
 	heir->target = NULL;
 	heir->data = e->data;
 	heir->size = e->size;
+	/* The data goes with it: dropping e must not unmap it. */
+	b->mapped[heir - b->entry] = b->mapped[e - b->entry];
+	b->mapped[e - b->entry] = 0;
 }
 
 /* Adds (or, as a later COPY does, replaces) an entry; takes path. */
@@ -405,6 +409,7 @@ static void show_from_progress(void *arg, uint64_t files, uint64_t bytes)
 	struct builder *b = arg;
 	double s = since(&b->start);
 
+	b->shown = 1;
 	fprintf(stderr, "\rdunerun build: FROM: %llu files, %.1f MiB, %.1f MiB/s",
 		(unsigned long long)files, bytes / 1048576.0, s > 0 ? bytes / 1048576.0 / s : 0.0);
 }
@@ -422,7 +427,7 @@ static int from(struct builder *b, struct dunefile *df)
 	if (!b->fs)
 		return fail(b, df->from_line, "out of memory");
 	int r = rootfs_load(b->fs, b->context, df->from, df->from, err, sizeof err);
-	if (tty)
+	if (b->shown)
 		fputc('\n', stderr);
 	if (r < 0)
 		return fail(b, df->from_line, "FROM %s", err);
