@@ -101,7 +101,7 @@ static int long_name(char *out, const uint8_t *d, uint64_t size)
 	if (size == 0 || size > TAR_NAME_MAX + 1)
 		return -1;
 	k = strnlen((const char *)d, size);
-	if (k == 0)
+	if (k == 0 || k > TAR_NAME_MAX)
 		return -1;
 	memcpy(out, d, k);
 	out[k] = 0;

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""hostile.py DIR ESCAPE: hostile tar layers, for tests/rootfs.sh, into DIR.
+"""hostile.py DIR ESCAPE [many]: hostile tar layers, for tests/rootfs.sh,
+into DIR.
 
 ESCAPE is an absolute path outside everything a build may write: the
-layers try to put files there.  Each NAME.tar is one attack.  many.tar.zst
-holds one file more than an image may (a directory and 1,048,576 files).
+layers try to put files there.  Each NAME.tar is one attack.  With "many",
+only many.tar.zst: one file more than an image may hold (a directory and
+1,048,576 files).
 """
 import io, os, subprocess, sys, tarfile
 
@@ -30,22 +32,6 @@ def tar(name, members, fmt=tarfile.GNU_FORMAT):
                 i.type = tarfile.LNKTYPE
                 i.linkname = m[2]
             t.addfile(i, io.BytesIO(data))
-
-
-rel = os.path.relpath(escape, '/')
-tar('dotdot', [('dir', 'etc'), ('file', '../../../../../../' + rel)])
-tar('dotdot-mid', [('dir', 'etc'), ('file', 'etc/../../' + rel)])
-tar('symlink-out', [('symlink', 'out', escape), ('file', 'out/pwned')])
-tar('symlink-rel', [('dir', 'a'), ('symlink', 'a/up', '../../../../../..'),
-                    ('file', 'a/up/' + rel + '/pwned')])
-tar('whiteout-root', [('dir', 'etc'), ('file', '.wh..wh..opq', b'')])
-tar('whiteout-dotdot', [('dir', 'etc'), ('file', 'etc/.wh..', b'')])
-tar('hardlink-out', [('hardlink', 'x', '../../' + rel)])
-tar('hardlink-missing', [('hardlink', 'x', 'nothing')])
-tar('whiteout-link', [('dir', 'etc'), ('symlink', 'l', 'etc'), ('file', 'l/.wh.x', b'')])
-tar('symlink-climb', [('dir', 'd'), ('symlink', 'd/l', 'a/../../../x')])
-# pax names: a long one over the image's path limit.
-tar('long-name', [('file', 'd/' + 'x' * 5000)], fmt=tarfile.PAX_FORMAT)
 
 
 def header(name, typeflag, size=0):
@@ -77,4 +63,24 @@ def many(path, n):
     z.wait()
 
 
-many(os.path.join(out, 'many.tar.zst'), 1 << 20)
+def attacks():
+    rel = os.path.relpath(escape, '/')
+    tar('dotdot', [('dir', 'etc'), ('file', '../../../../../../' + rel)])
+    tar('dotdot-mid', [('dir', 'etc'), ('file', 'etc/../../' + rel)])
+    tar('symlink-out', [('symlink', 'out', escape), ('file', 'out/pwned')])
+    tar('symlink-rel', [('dir', 'a'), ('symlink', 'a/up', '../../../../../..'),
+                        ('file', 'a/up/' + rel + '/pwned')])
+    tar('whiteout-root', [('dir', 'etc'), ('file', '.wh..wh..opq', b'')])
+    tar('whiteout-dotdot', [('dir', 'etc'), ('file', 'etc/.wh..', b'')])
+    tar('hardlink-out', [('hardlink', 'x', '../../' + rel)])
+    tar('hardlink-missing', [('hardlink', 'x', 'nothing')])
+    tar('whiteout-link', [('dir', 'etc'), ('symlink', 'l', 'etc'), ('file', 'l/.wh.x', b'')])
+    tar('symlink-climb', [('dir', 'd'), ('symlink', 'd/l', 'a/../../../x')])
+    # pax names: a long one over the image's path limit.
+    tar('long-name', [('file', 'd/' + 'x' * 5000)], fmt=tarfile.PAX_FORMAT)
+
+
+if sys.argv[3:] == ['many']:
+    many(os.path.join(out, 'many.tar.zst'), 1 << 20)
+else:
+    attacks()
