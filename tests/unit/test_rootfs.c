@@ -202,6 +202,45 @@ static void test_header_bytes(void)
 	free(p);
 }
 
+/* A ustar header with a right checksum. */
+static void header(uint8_t *h, const char *name, char type, unsigned long size)
+{
+	unsigned sum = 0;
+
+	memset(h, 0, 512);
+	memcpy(h, name, strlen(name));
+	memcpy(h + 100, "0000644", 8);
+	snprintf((char *)h + 124, 12, "%011lo", size);
+	h[156] = (uint8_t)type;
+	memcpy(h + 257, "ustar", 6);
+	memset(h + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+/* GNU long names at the limit: TAR_NAME_MAX bytes and a NUL are a
+ * name, one byte more (no room for the NUL) is refused. */
+static void test_long_names(void)
+{
+	for (int extra = 0; extra < 2; extra++) {
+		size_t n = TAR_NAME_MAX + extra, len = 512 + (n + 1 + 511) / 512 * 512 + 512 + 1024;
+		uint8_t *p = calloc(1, len);
+		struct tar t;
+		struct tar_member m;
+		char err[256] = "";
+		header(p, "././@LongLink", 'L', n + (extra ? 0 : 1));
+		memset(p + 512, 'a', n);
+		header(p + len - 1536, "short", '0', 0);
+		tar_init(&t, p, len);
+		int r = tar_next(&t, &m, err, sizeof err);
+		check(extra ? r == -1 && strstr(err, "bad GNU long name") : r == 1 && strlen(m.name) == n,
+		      "a GNU long name of %zu bytes%s: %s", n, extra ? " without its NUL" : "",
+		      r == 1 ? "read" : err);
+		free(p);
+	}
+}
+
 /* Python writes the layers: whiteouts are only names. */
 static void layer(const char *name, const char *members)
 {
@@ -359,6 +398,7 @@ int main(int argc, char **argv)
 	test_formats();
 	test_truncation();
 	test_header_bytes();
+	test_long_names();
 	test_whiteouts();
 	test_targets(argv[1]);
 	sh("rm -rf %s", dir);
