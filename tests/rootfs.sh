@@ -220,14 +220,15 @@ grep -q "dropped: 1 device nodes, 1 fifos, 0 sockets, 1 setuid/setgid bits, $own
 verdict $ok dropped "the summary does not count 1 device, 1 fifo, 1 setuid, $owners owners"
 
 # Hostile layers: each a one-line error, status 1, naming the source and
-# the member; no image; nothing at ESCAPE.
+# the member; no image, no temporary file beside it; nothing at ESCAPE.
 python3 tests/rootfs/hostile.py "$T" "$ESCAPE"
 hostile() {         # NAME SOURCE PATTERN
 	rm -f "$T/$1.dz"
 	build "$1" "$2" '["/bin/busybox", "true"]'
 	local st=$? ok=0
 	[ $st = 1 ] && [ "$(wc -l < "$T/err")" = 1 ] && grep -Eq -- "$3" "$T/err" &&
-		[ ! -e "$T/$1.dz" ] && [ ! -e "$ESCAPE" ] && ok=1
+		[ ! -e "$T/$1.dz" ] && [ -z "$(find "$T" -maxdepth 1 -name '*.tmp.*')" ] &&
+		[ ! -e "$ESCAPE" ] && ok=1
 	verdict $ok "hostile-$1" "status $st, want 1 and one line matching '$3'"
 }
 hostile dotdot "$T/dotdot.tar" "FROM src: \.\./\.\./.*: a '\.\.' component"
