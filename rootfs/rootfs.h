@@ -13,9 +13,12 @@
  * device nodes, FIFOs and sockets, setuid and setgid bits (and the
  * sticky bit, silently), owners other than root.  What it refuses, with
  * a one-line error naming the source and the member: a name with a ".."
- * component, a member reached through a symlink or a file, a whiteout
- * of the root, a hard link to nothing, more files than an image holds,
- * a truncated or corrupt archive, a blob whose sha256 is not its name.
+ * component or too long for an image, a member reached through a
+ * symlink or a file, a whiteout of the root or through a symlink, a hard
+ * link out of the tree or to nothing, more files than the tree's limit,
+ * a truncated or corrupt archive or stream, a blob whose sha256 is not
+ * its name, a layer that is not its config's diff_id, a source that is
+ * neither a directory nor a file (a FIFO is not waited on).
  * A leading "/" or "./" in a member's name is stripped, as GNU tar does.
  * An absolute symlink target is made relative (the image root is the
  * program's root, so it names the same file); one that still climbs out
