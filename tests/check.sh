@@ -1,12 +1,12 @@
 #!/bin/bash
 # check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
 # layer, image format, policy and Dunefile, JSON, tar and layers), the fuzz
-# corpora as regression inputs, the launcher's command-line and image-building checks, hostile
-# programs inside images, images built FROM root filesystems (rootfs.sh),
-# the native-vs-dunerun comparison suite, and
-# busybox's own testsuite natively and under dunerun, libdune's API and
-# the dirty-bit collector and supervisor mode (the parts that run VMs,
-# once per supervisor backend), then prints one total line:
+# corpora as regression inputs, the launcher's command-line and
+# image-building checks, hostile programs inside images, images built FROM
+# root filesystems, the native-vs-dunerun comparison suite, and busybox's
+# own testsuite natively and under dunerun, libdune's API and the
+# dirty-bit collector and supervisor mode (the parts that run VMs, once
+# per supervisor backend), then prints one total line:
 # "N passed, N failed".
 set -u
 B=${1:-build}
