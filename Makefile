@@ -8,9 +8,9 @@ HOSTCC   := gcc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
             -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Ipatch -Isys \
-            -Imonitor -Iimages -Ipolicy -Isandbox -DDUNERUN_VERSION='"$(VERSION)"'
+            -Imonitor -Iimages -Ipolicy -Isandbox -Irootfs -Ijson -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
-LIBS     := -lzstd -lcap -lpthread
+LIBS     := -lzstd -lz -lcap -lpthread
 
 # The supervisor: freestanding, no red zone (exceptions push onto the
 # current stack), no SSE (ring 0 cannot run it on emulated hosts).
@@ -21,7 +21,7 @@ SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c l
         mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
         monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
-        $(wildcard sandbox/*.c)
+        $(wildcard sandbox/*.c) $(wildcard rootfs/*.c) json/json.c
 OBJS := $(SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guestkernel/blob.o
 HDRS := $(wildcard include/dunerun/*.h */*.h)
 
@@ -103,6 +103,16 @@ $(B)/examples/planets.dz: $(B)/dunerun $(PROGS_STAMP) $(wildcard $(PLANETS)/*)
 	cp $(PLANETS)/* $(B)/progs/sqlite3 $(B)/examples/planets/
 	$(B)/dunerun build -o $@ $(B)/examples/planets
 
+# Python on Debian: an image FROM a Debian rootfs (mmdebstrap, cached by
+# scripts/debian-rootfs.sh), the script copied on top.
+DEBPY := images/examples/debian-python
+$(B)/examples/debian-python.dz: $(B)/dunerun $(DEBPY)/Dunefile $(DEBPY)/stats.py scripts/debian-rootfs.sh
+	rm -rf $(B)/examples/debian-python
+	mkdir -p $(B)/examples/debian-python
+	cp $(DEBPY)/Dunefile $(DEBPY)/stats.py $(B)/examples/debian-python/
+	ln -s "$$(scripts/debian-rootfs.sh $(B))" $(B)/examples/debian-python/rootfs
+	$(B)/dunerun build -o $@ $(B)/examples/debian-python
+
 # The plugin sandbox (supervisor mode): the sandbox with libdune, and
 # each plugin, compiled into the context beside the Dunefile.
 SANDBOX := images/examples/plugin-sandbox
@@ -118,8 +128,9 @@ $(B)/examples/plugin-sandbox.dz: $(B)/dunerun $(B)/libdune.a $(SANDBOX)/Dunefile
 	cp $(SANDBOX)/Dunefile $(B)/examples/plugin-sandbox/
 	$(B)/dunerun build -o $@ $(B)/examples/plugin-sandbox
 
-run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz
+run: $(B)/dunerun $(PROGS_STAMP) $(B)/examples/wordfreq.dz $(B)/examples/debian-python.dz
 	$(B)/dunerun $(B)/examples/wordfreq.dz
+	$(B)/dunerun $(B)/examples/debian-python.dz
 
 test: $(B)/dunerun $(PROGS_STAMP)
 	tests/check.sh $(B)
@@ -161,3 +172,14 @@ $(B)/unit/test_harden: tests/unit/test_harden.c tests/unit/check.h sandbox/harde
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -g -Wall -Wextra -isystem $(B)/kinc -isystem $(B)/deps/include \
 		-Iinclude -Isandbox sandbox/harden.c $< -L$(B)/deps/lib -lcap -lpthread -o $@
+
+$(B)/unit/test_json: tests/unit/test_json.c tests/unit/check.h json/json.c json/json.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-Ijson json/json.c $< -o $@
+
+$(B)/unit/test_rootfs: tests/unit/test_rootfs.c tests/unit/check.h $(wildcard rootfs/*.c rootfs/*.h) \
+		json/json.c json/json.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Iimages -Irootfs -Ijson -isystem $(B)/deps/include \
+		$(wildcard rootfs/*.c) json/json.c $(wildcard images/*.c) $< -L$(B)/deps/lib -lzstd -lz -o $@

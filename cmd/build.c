@@ -17,12 +17,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "dunefile.h"
 #include "image.h"
 #include "loader.h"
+#include "rootfs.h"
 
 #define MAX_FILES (1 << 20)
 
@@ -30,8 +32,12 @@ struct builder {
 	const char *dunefile;   /* for messages */
 	int context;            /* directory descriptor */
 	struct image_entry *entry;
+	uint8_t *mapped;        /* per entry: its data is a mapping of ours */
 	size_t n, cap;
 	uint64_t bytes;
+	struct rootfs *fs;      /* FROM's tree, which owns its entries' data */
+	struct timespec start;
+	int shown;              /* FROM's progress is on the terminal */
 	char err[DUNEFILE_ERRLEN + PATH_MAX];
 };
 
@@ -56,13 +62,54 @@ static struct image_entry *find(struct builder *b, const char *path)
 	return NULL;
 }
 
-static void drop_data(struct image_entry *e)
+/* Frees what entry i holds.  Entries from FROM point into the tree's
+ * memory, which is freed with it. */
+static void drop_data(struct builder *b, size_t i)
 {
-	if (e->type == IMG_REG && e->size)
-		munmap((void *)e->data, e->size);
-	free((void *)e->target);
+	struct image_entry *e = &b->entry[i];
+
+	if (b->mapped[i]) {
+		if (e->type == IMG_REG && e->size)
+			munmap((void *)e->data, e->size);
+		free((void *)e->target);
+	}
+	b->mapped[i] = 0;
 	e->data = NULL;
 	e->target = NULL;
+}
+
+/*
+ * Before a COPY replaces the file at e, the hard links to it (from FROM)
+ * keep the old contents, as they would on a disk: the smallest of them
+ * becomes the file, the others link to it.
+ */
+static void detach_links(struct builder *b, const struct image_entry *e)
+{
+	struct image_entry *heir = NULL;
+
+	if (e->type != IMG_REG)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		struct image_entry *l = &b->entry[i];
+		if (l->type != IMG_HARDLINK || strcmp(l->target, e->path))
+			continue;
+		if (!heir || strcmp(l->path, heir->path) < 0)
+			heir = l;
+	}
+	if (!heir)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		struct image_entry *l = &b->entry[i];
+		if (l != heir && l->type == IMG_HARDLINK && !strcmp(l->target, e->path))
+			l->target = heir->path;
+	}
+	heir->type = IMG_REG;
+	heir->target = NULL;
+	heir->data = e->data;
+	heir->size = e->size;
+	/* The data goes with it: dropping e must not unmap it. */
+	b->mapped[heir - b->entry] = b->mapped[e - b->entry];
+	b->mapped[e - b->entry] = 0;
 }
 
 /* Adds (or, as a later COPY does, replaces) an entry; takes path. */
@@ -71,7 +118,8 @@ static struct image_entry *add(struct builder *b, char *path, int line)
 	struct image_entry *e = find(b, path);
 
 	if (e) {
-		drop_data(e);
+		detach_links(b, e);
+		drop_data(b, e - b->entry);
 		free(path);
 		return e;
 	}
@@ -83,14 +131,18 @@ static struct image_entry *add(struct builder *b, char *path, int line)
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		void *p = realloc(b->entry, cap * sizeof *b->entry);
-		if (!p) {
+		void *m = p ? realloc(b->mapped, cap) : NULL;
+		if (p)
+			b->entry = p;
+		if (!m) {
 			fail(b, line, "out of memory");
 			free(path);
 			return NULL;
 		}
-		b->entry = p;
+		b->mapped = m;
 		b->cap = cap;
 	}
+	b->mapped[b->n] = 0;
 	e = &b->entry[b->n++];
 	memset(e, 0, sizeof *e);
 	e->path = path;
@@ -107,7 +159,8 @@ static int add_parents(struct builder *b, const char *path, int line)
 		*s = 0;
 		struct image_entry *e = find(b, buf);
 		if (e && e->type != IMG_DIR)
-			return fail(b, line, "'%s' is a file, not a directory", buf);
+			return fail(b, line, "'%s' is a %s, not a directory", buf,
+				    e->type == IMG_SYMLINK ? "symlink" : "file");
 		if (!e) {
 			char *p = strdup(buf);
 			if (!p || !(e = add(b, p, line)))
@@ -131,6 +184,7 @@ static int take_file(struct builder *b, int fd, struct image_entry *e,
 		if (p == MAP_FAILED)
 			return fail(b, line, "COPY %s: %s", src, strerror(errno));
 		e->data = p;
+		b->mapped[e - b->entry] = 1;
 	}
 	b->bytes += st->st_size;
 	return 0;
@@ -202,6 +256,7 @@ static int copy_at(struct builder *b, int dir, const char *name,
 		e->type = IMG_SYMLINK;
 		e->mode = 0777;
 		e->target = t;
+		b->mapped[e - b->entry] = 1;
 		return 0;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -260,41 +315,48 @@ static int copy(struct builder *b, const struct df_copy *c)
 	return copy_at(b, b->context, c->src, dest, c->src, c->line, 0);
 }
 
-/* The entry a path names inside the image, following symlinks. */
+/* The entry a path names inside the image, following symlinks on the way
+ * and at the end, as the runner will (a FROM tree's /lib64 is one). */
 static struct image_entry *resolve(struct builder *b, const char *path)
 {
-	char cur[PATH_MAX];
+	char cur[PATH_MAX] = "", rest[PATH_MAX], next[PATH_MAX];
+	struct image_entry *e = NULL;
+	int hops = 0;
 
-	snprintf(cur, sizeof cur, "%s", path + strspn(path, "/"));
-	for (int hops = 0; hops < 40; hops++) {
-		struct image_entry *e = find(b, cur);
-		if (!e || e->type != IMG_SYMLINK)
-			return e;
-		char dir[PATH_MAX], next[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s", cur);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = 0;
-		snprintf(next, sizeof next, "%s%s%s", slash ? dir : "", slash ? "/" : "", e->target);
-		/* Targets never climb above the root (image_target_ok); fold "..". */
-		char out[PATH_MAX] = "";
-		for (char *save, *tok = strtok_r(next, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-			if (!strcmp(tok, "."))
-				continue;
-			if (!strcmp(tok, "..")) {
-				char *s = strrchr(out, '/');
-				if (s)
-					*s = 0;
-				else
-					out[0] = 0;
-				continue;
-			}
-			size_t l = strlen(out);
-			snprintf(out + l, sizeof out - l, "%s%s", l ? "/" : "", tok);
+	snprintf(rest, sizeof rest, "%s", path);
+	for (char *r = rest;;) {
+		r += strspn(r, "/");
+		if (!*r)
+			return cur[0] && e && e->type == IMG_HARDLINK ? find(b, e->target) : e;
+		size_t n = strcspn(r, "/"), len = strlen(cur);
+		if (n == 1 && r[0] == '.') {
+			r += n;
+			continue;
 		}
-		snprintf(cur, sizeof cur, "%s", out);
+		if (n == 2 && r[0] == '.' && r[1] == '.') {
+			char *s = strrchr(cur, '/');
+			*(s ? s : cur) = 0;
+			e = cur[0] ? find(b, cur) : NULL;
+			r += n;
+			continue;
+		}
+		if (len + 1 + n >= sizeof cur)
+			return NULL;
+		snprintf(cur + len, sizeof cur - len, "%s%.*s", len ? "/" : "", (int)n, r);
+		r += n;
+		if (!(e = find(b, cur)))
+			return NULL;
+		if (e->type != IMG_SYMLINK)
+			continue;
+		/* Targets are relative to the link's directory (image_target_ok). */
+		if (++hops > 40)
+			return NULL;
+		cur[len] = 0;
+		snprintf(next, sizeof next, "%s/%s", e->target, r);
+		snprintf(rest, sizeof rest, "%s", next);
+		r = rest;
+		e = cur[0] ? find(b, cur) : NULL;
 	}
-	return NULL;
 }
 
 /* The ELF file at prog in the image must run; so must the interpreter
@@ -332,6 +394,70 @@ static void show_progress(void *arg, uint64_t in, uint64_t out)
 	fprintf(stderr, "\rdunerun build: %zu files, %.1f of %.1f MiB, compressed %.1f MiB (%.2fx)",
 		b->n, in / 1048576.0, b->bytes / 1048576.0, out / 1048576.0,
 		out ? (double)in / out : 0.0);
+}
+
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) + (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void show_from_progress(void *arg, uint64_t files, uint64_t bytes)
+{
+	struct builder *b = arg;
+	double s = since(&b->start);
+
+	b->shown = 1;
+	fprintf(stderr, "\rdunerun build: FROM: %llu files, %.1f MiB, %.1f MiB/s",
+		(unsigned long long)files, bytes / 1048576.0, s > 0 ? bytes / 1048576.0 / s : 0.0);
+}
+
+/* FROM: the root filesystem becomes the first entries, each layer a line
+ * of the manifest. */
+static int from(struct builder *b, struct dunefile *df)
+{
+	char err[DUNEFILE_ERRLEN], line[DF_MAX_STR];
+	int tty = isatty(2);
+	size_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &b->start);
+	b->fs = rootfs_new(image_default_limits.max_entries, tty ? show_from_progress : NULL, b);
+	if (!b->fs)
+		return fail(b, df->from_line, "out of memory");
+	int r = rootfs_load(b->fs, b->context, df->from, df->from, err, sizeof err);
+	if (b->shown)
+		fputc('\n', stderr);
+	if (r < 0)
+		return fail(b, df->from_line, "FROM %s", err);
+	struct image_entry *e = rootfs_entries(b->fs, &n);
+	if (!e || !(b->entry = malloc((n ? n : 1) * sizeof *e)) || !(b->mapped = calloc(n ? n : 1, 1)))
+		return fail(b, df->from_line, "out of memory");
+	memcpy(b->entry, e, n * sizeof *e);
+	b->n = b->cap = n;
+	for (size_t i = 0; i < n; i++)
+		if (!(b->entry[i].path = strdup(e[i].path)))
+			return fail(b, df->from_line, "out of memory");
+	b->bytes = rootfs_bytes(b->fs);
+	for (size_t i = 0; i < rootfs_nlayers(b->fs); i++) {
+		const struct rootfs_layer *l = rootfs_layer(b->fs, i);
+		snprintf(line, sizeof line, "%s %s %llu", l->kind, l->name, (unsigned long long)l->files);
+		if (manifest_add_layer(&df->manifest, line, err) < 0)
+			return fail(b, df->from_line, "FROM: %s", err);
+	}
+	return 0;
+}
+
+/* What FROM dropped, for the summary line. */
+static void print_dropped(const struct rootfs *fs)
+{
+	const struct rootfs_stats *s = rootfs_stats(fs);
+
+	printf(", dropped: %llu device nodes, %llu fifos, %llu sockets, %llu setuid/setgid bits, "
+	       "%llu owners", (unsigned long long)s->devices, (unsigned long long)s->fifos,
+	       (unsigned long long)s->sockets, (unsigned long long)s->setid,
+	       (unsigned long long)s->owners);
 }
 
 static char *read_dunefile(const char *path, size_t *len, char *err, size_t errlen)
@@ -446,6 +572,8 @@ int cmd_build(int argc, char **argv)
 		fail(&b, 0, "context %s: %s", context, strerror(errno));
 		goto done;
 	}
+	if (df.from && from(&b, &df) < 0)
+		goto done;
 	for (int c = 0; c < df.ncopy; c++)
 		if (copy(&b, &df.copy[c]) < 0)
 			goto done;
@@ -470,16 +598,20 @@ int cmd_build(int argc, char **argv)
 		printf("%s: %zu files, %.1f MiB, sha256:", out, b.n, b.bytes / 1048576.0);
 		for (int k = 0; k < 32; k++)
 			printf("%02x", img.digest[k]);
+		if (b.fs)
+			print_dropped(b.fs);
 		printf("\n");
 	}
 done:
 	if (r < 0)
 		fprintf(stderr, "dunerun build: %s\n", b.err);
 	for (size_t k = 0; k < b.n; k++) {
-		drop_data(&b.entry[k]);
+		drop_data(&b, k);
 		free((void *)b.entry[k].path);
 	}
 	free(b.entry);
+	free(b.mapped);
+	rootfs_free(b.fs);
 	if (b.context >= 0)
 		close(b.context);
 	dunefile_free(&df);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,7 +17,8 @@
 
 static void print_mode(const struct image_entry *e)
 {
-	static const char type[] = { [IMG_DIR] = 'd', [IMG_REG] = '-', [IMG_SYMLINK] = 'l' };
+	static const char type[] = { [IMG_DIR] = 'd', [IMG_REG] = '-', [IMG_SYMLINK] = 'l',
+				     [IMG_HARDLINK] = '-' };
 	char s[11] = "----------";
 
 	s[0] = type[e->type];
@@ -38,6 +40,23 @@ static void print_manifest(const struct manifest *m)
 		printf("workdir: %s\n", m->workdir);
 	for (int i = 0; i < m->nvolumes; i++)
 		printf("volume: %s\n", m->volumes[i]);
+	if (m->nlayers)
+		printf("from: %d layer%s (kind, name, files)\n", m->nlayers, m->nlayers == 1 ? "" : "s");
+	for (int i = 0; i < m->nlayers; i++)
+		printf("layer: %s\n", m->layers[i]);
+}
+
+static int cmp_path(const void *key, const void *e)
+{
+	return strcmp(key, ((const struct image_entry *)e)->path);
+}
+
+/* The bytes of a file, or of the file a hard link names. */
+static uint64_t file_size(const struct image *img, const struct image_entry *e)
+{
+	if (e->type == IMG_HARDLINK)
+		e = bsearch(e->target, img->entry, img->nentries, sizeof *e, cmp_path);
+	return e && e->type == IMG_REG ? e->size : 0;
 }
 
 /* Maps the whole file; the reader checks everything else. */
@@ -113,9 +132,11 @@ int cmd_inspect(int argc, char **argv)
 	for (size_t i = 0; i < img.nentries; i++) {
 		const struct image_entry *e = &img.entry[i];
 		print_mode(e);
-		printf(" %10llu /%s", (unsigned long long)(e->type == IMG_REG ? e->size : 0), e->path);
+		printf(" %10llu /%s", (unsigned long long)file_size(&img, e), e->path);
 		if (e->type == IMG_SYMLINK)
 			printf(" -> %s", e->target);
+		if (e->type == IMG_HARDLINK)
+			printf(" => /%s", e->target);
 		printf("\n");
 	}
 	manifest_free(&m);

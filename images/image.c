@@ -138,9 +138,9 @@ int image_target_ok(const char *path, const char *target)
 	}
 }
 
-/* Is there a directory entry for path[0..len) among the sorted e[0..n)? */
-static int have_dir(const struct image_entry *e, size_t n, const char *path,
-		    size_t len)
+/* The entry for path[0..len) among the sorted e[0..n), or NULL. */
+static const struct image_entry *lookup(const struct image_entry *e, size_t n,
+					const char *path, size_t len)
 {
 	size_t lo = 0, hi = n, mid;
 	int r;
@@ -151,13 +151,35 @@ static int have_dir(const struct image_entry *e, size_t n, const char *path,
 		if (r == 0)
 			r = e[mid].path[len] != 0;
 		if (r == 0)
-			return e[mid].type == IMG_DIR;
+			return &e[mid];
 		if (r < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return NULL;
+}
+
+/* Is there a directory entry for path[0..len) among the sorted e[0..n)? */
+static int have_dir(const struct image_entry *e, size_t n, const char *path,
+		    size_t len)
+{
+	const struct image_entry *d = lookup(e, n, path, len);
+
+	return d && d->type == IMG_DIR;
+}
+
+/* A hard link names a regular file before it, with the same mode: one
+ * encoding per group of links, and extraction in order finds the file
+ * already there. */
+static int link_ok(const struct image_entry *e, size_t i)
+{
+	const struct image_entry *t;
+
+	if (!e[i].target || !image_path_ok(e[i].target))
+		return 0;
+	t = lookup(e, i, e[i].target, strlen(e[i].target));
+	return t && t->type == IMG_REG && t->mode == e[i].mode;
 }
 
 /* Everything image.h promises about a list of entries.  Sorted and
@@ -193,6 +215,11 @@ static int check_tree(const struct image_entry *e, size_t n, char *err,
 		case IMG_SYMLINK:
 			if (!image_target_ok(e[i].path, e[i].target))
 				return fail(err, errlen, "entry \"%.80s\": symlink target \"%.80s\" is empty, absolute or leaves the image",
+					    e[i].path, e[i].target ? e[i].target : "");
+			break;
+		case IMG_HARDLINK:
+			if (!link_ok(e, i))
+				return fail(err, errlen, "entry \"%.80s\": hard link to \"%.80s\", which is not a regular file before it with the same mode",
 					    e[i].path, e[i].target ? e[i].target : "");
 			break;
 		default:
@@ -314,7 +341,7 @@ static struct image_entry *prepare(const struct image *img, char *err,
 		}
 		if (e[i].type == IMG_DIR)
 			e[i].size = 0;
-		if (e[i].type == IMG_SYMLINK)
+		if (e[i].type == IMG_SYMLINK || e[i].type == IMG_HARDLINK)
 			e[i].size = e[i].target ? strlen(e[i].target) : 0;
 		if (e[i].type == IMG_REG && e[i].size && !e[i].data) {
 			fail(err, errlen, "entry \"%.80s\": no data", e[i].path);
@@ -366,10 +393,21 @@ static int write_payload(struct writer *w, const struct image_entry *e,
 			return -1;
 		if (e[i].type == IMG_REG && put(w, e[i].data, e[i].size) < 0)
 			return -1;
-		if (e[i].type == IMG_SYMLINK && put_text(w, e[i].target) < 0)
+		if ((e[i].type == IMG_SYMLINK || e[i].type == IMG_HARDLINK) &&
+		    put_text(w, e[i].target) < 0)
 			return -1;
 	}
 	return compress(w, ZSTD_e_end);
+}
+
+/* Version 1 unless a hard link needs 2: an image without one stays
+ * readable by a version-1 reader, and its bytes do not change. */
+static uint32_t version_of(const struct image_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e[i].type == IMG_HARDLINK)
+			return 2;
+	return 1;
 }
 
 int image_write(int fd, struct image *img,
@@ -404,7 +442,8 @@ int image_write(int fd, struct image *img,
 		goto toobig;
 	for (i = 0; i < img->nentries; i++)
 		if (add(&len, RECORD_SIZE + strlen(e[i].path) + 1, lim->max_payload) < 0 ||
-		    add(&len, e[i].size + (e[i].type == IMG_SYMLINK), lim->max_payload) < 0)
+		    add(&len, e[i].size + (e[i].type == IMG_SYMLINK || e[i].type == IMG_HARDLINK),
+			lim->max_payload) < 0)
 			goto toobig;
 
 	w = calloc(1, sizeof *w);
@@ -444,7 +483,7 @@ int image_write(int fd, struct image *img,
 		goto out;
 
 	memcpy(hdr, magic, 8);
-	put32(hdr + 8, IMAGE_VERSION);
+	put32(hdr + 8, version_of(e, img->nentries));
 	put32(hdr + 12, 0);
 	put64(hdr + 16, w->out);
 	put64(hdr + 24, len);
@@ -580,7 +619,7 @@ static const char *take_text(struct cursor *c, uint64_t len)
 	return (const char *)p;
 }
 
-static int parse(struct image *img, uint64_t size,
+static int parse(struct image *img, uint64_t size, uint32_t version,
 		 const struct image_limits *lim, char *err, size_t errlen)
 {
 	struct cursor c = { img->payload_, size };
@@ -630,7 +669,8 @@ static int parse(struct image *img, uint64_t size,
 		if (len > IMAGE_PATH_MAX || !(e[i].path = take_text(&c, len)))
 			return fail(err, errlen, "entry %llu: path too long, truncated or holds a NUL byte",
 				    (unsigned long long)i);
-		if (type != IMG_DIR && type != IMG_REG && type != IMG_SYMLINK)
+		if (type != IMG_DIR && type != IMG_REG && type != IMG_SYMLINK &&
+		    !(type == IMG_HARDLINK && version >= 2))
 			return fail(err, errlen, "entry \"%.80s\": unknown entry type %u",
 				    e[i].path, type);
 		e[i].type = (enum image_type)type;
@@ -639,16 +679,19 @@ static int parse(struct image *img, uint64_t size,
 				return fail(err, errlen, "entry \"%.80s\": %llu bytes of data, %llu left in the payload",
 					    e[i].path, (unsigned long long)e[i].size,
 					    (unsigned long long)c.left);
-		} else if (e[i].type == IMG_SYMLINK) {
+		} else if (e[i].type == IMG_SYMLINK || e[i].type == IMG_HARDLINK) {
 			if (e[i].size > IMAGE_PATH_MAX ||
 			    !(e[i].target = take_text(&c, e[i].size)))
-				return fail(err, errlen, "entry \"%.80s\": symlink target too long, truncated or holds a NUL byte",
+				return fail(err, errlen, "entry \"%.80s\": link target too long, truncated or holds a NUL byte",
 					    e[i].path);
 		}
 	}
 	if (c.left != 0)
 		return fail(err, errlen, "unused bytes at the end of the payload: %llu",
 			    (unsigned long long)c.left);
+	if (version != version_of(e, n))
+		return fail(err, errlen, "image version %u, but its entries make it version %u",
+			    version, version_of(e, n));
 	return check_tree(e, n, err, errlen);
 }
 
@@ -669,8 +712,8 @@ int image_read(const uint8_t *file, size_t len,
 			    len, IMAGE_HDR_SIZE);
 	if (memcmp(file, magic, 8) != 0)
 		return fail(err, errlen, "bad magic: not a dunerun image");
-	if (get32(file + 8) != IMAGE_VERSION)
-		return fail(err, errlen, "image version %u, this dunerun reads %d",
+	if (get32(file + 8) < 1 || get32(file + 8) > IMAGE_VERSION)
+		return fail(err, errlen, "image version %u, this dunerun reads 1 to %d",
 			    get32(file + 8), IMAGE_VERSION);
 	if (get32(file + 12) != 0)
 		return fail(err, errlen, "unknown header flags %#x", get32(file + 12));
@@ -713,7 +756,7 @@ int image_read(const uint8_t *file, size_t len,
 		return fail(err, errlen, "payload digest mismatch: the image is corrupt");
 	}
 	memcpy(out->digest, digest, 32);
-	if (parse(out, usize, lim, err, errlen) < 0) {
+	if (parse(out, usize, get32(file - IMAGE_HDR_SIZE + 8), lim, err, errlen) < 0) {
 		image_release(out);
 		return -1;
 	}

@@ -16,13 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAGE_VERSION   1
+#define IMAGE_VERSION   2       /* the newest; written only when needed */
 #define IMAGE_HDR_SIZE  96      /* fixed header before the zstd frame */
 #define IMAGE_PATH_MAX  4095    /* bytes in a path or symlink target */
 #define IMAGE_NAME_MAX  255     /* bytes in one path component */
 #define IMAGE_MODE_MASK 0777u   /* the only mode bits an image holds */
 
-enum image_type { IMG_DIR = 1, IMG_REG = 2, IMG_SYMLINK = 3 };
+enum image_type { IMG_DIR = 1, IMG_REG = 2, IMG_SYMLINK = 3, IMG_HARDLINK = 4 };
 
 /*
  * One file.  path is relative to the image root and normal (see
@@ -40,6 +40,12 @@ enum image_type { IMG_DIR = 1, IMG_REG = 2, IMG_SYMLINK = 3 };
  * image_read it is never NULL.
  * IMG_SYMLINK: target, relative, never leaving the root lexically (see
  * image_target_ok).  image_read also sets size to strlen(target).
+ * IMG_HARDLINK: another name for the IMG_REG entry whose path is
+ * target.  That entry sorts before this one (a group of hard links is
+ * stored as its smallest path, holding the data, and links to it), and
+ * the link's mode is its mode.  size is strlen(target) after image_read;
+ * image_write derives it.  An image with a hard link is version 2, one
+ * without is version 1, as before hard links existed.
  * IMG_DIR: size 0, data and target unused (NULL after image_read).
  */
 struct image_entry {

@@ -24,6 +24,7 @@ struct parser {
 	struct dunefile *df;
 	char *scratch;		/* DF_MAX_LINE + 1 bytes */
 	int entrypoint_line;	/* 0: none yet */
+	int instructions;	/* seen so far, this one included */
 	int on_deny_line;
 };
 
@@ -262,11 +263,29 @@ static int words_or_json(struct parser *ps, const char *what, char *args,
 
 /* ---- instructions ----------------------------------------------------- */
 
+/* Why s cannot be a path in the context (COPY's and FROM's source), or
+ * NULL. */
+static const char *source_error(const char *s)
+{
+	const char *c;
+
+	if (s[0] == '\0')
+		return "is empty";
+	if (s[0] == '/')
+		return "must be relative to the context";
+	if (strlen(s) >= DF_MAX_STR)
+		return "is too long";
+	for (c = s; (c = strstr(c, "..")) != NULL; c += 2)
+		if ((c == s || c[-1] == '/') && (c[2] == '/' || c[2] == '\0'))
+			return "must not contain '..'";
+	return NULL;
+}
+
 static int do_copy(struct parser *ps, char *args)
 {
 	struct dunefile *df = ps->df;
 	struct df_copy *nc;
-	const char *why = NULL, *c;
+	const char *why = NULL;
 	char *w[3], q[48];
 	int n;
 
@@ -277,16 +296,7 @@ static int do_copy(struct parser *ps, char *args)
 		return -1;
 	if (n != 2)
 		return fail(ps, "COPY takes a source and a destination");
-	if (w[0][0] == '\0')
-		why = "is empty";
-	else if (w[0][0] == '/')
-		why = "must be relative to the context";
-	else if (strlen(w[0]) >= DF_MAX_STR)
-		why = "is too long";
-	for (c = w[0]; !why && (c = strstr(c, "..")) != NULL; c += 2)
-		if ((c == w[0] || c[-1] == '/') && (c[2] == '/' || c[2] == '\0'))
-			why = "must not contain '..'";
-	if (why)
+	if ((why = source_error(w[0])) != NULL)
 		return fail(ps, "COPY source '%s' %s", quote(q, w[0]), why);
 	if ((why = dunefile_path_error(w[1])) != NULL)
 		return fail(ps, "COPY destination '%s' %s", quote(q, w[1]), why);
@@ -303,6 +313,33 @@ static int do_copy(struct parser *ps, char *args)
 	df->ncopy++;
 	if (!nc->src || !nc->dest)
 		return fail(ps, "out of memory");
+	return 0;
+}
+
+/* FROM SOURCE: the first instruction, once.  SOURCE follows COPY's
+ * rule for a source: relative to the context, without "..". */
+static int do_from(struct parser *ps, char *args)
+{
+	struct dunefile *df = ps->df;
+	char *w[2], q[48];
+	const char *why;
+	int n;
+
+	if (df->from)
+		return fail(ps, "FROM twice (line %d)", df->from_line);
+	if (ps->instructions > 1)
+		return fail(ps, "FROM must be the first instruction");
+	n = words_or_json(ps, "FROM", args, w, 2);
+	if (n < 0)
+		return -1;
+	if (n != 1)
+		return fail(ps, "FROM takes one source: a directory, a tar archive, an OCI layout "
+			    "or a docker-save archive");
+	if ((why = source_error(w[0])) != NULL)
+		return fail(ps, "FROM source '%s' %s", quote(q, w[0]), why);
+	if (!(df->from = strdup(w[0])))
+		return fail(ps, "out of memory");
+	df->from_line = ps->line;
 	return 0;
 }
 
@@ -492,7 +529,7 @@ static const struct {
 	{ "ALLOW", do_allow, NULL },
 	{ "LIMIT", do_limit, NULL },
 	{ "ON-DENY", do_on_deny, NULL },
-	{ "FROM", NULL, "an image starts empty and holds what COPY puts in it" },
+	{ "FROM", do_from, NULL },
 	{ "RUN", NULL, "nothing runs at build time" },
 	{ "CMD", NULL, "put the arguments in ENTRYPOINT" },
 	{ "ADD", NULL, "use COPY" },
@@ -600,6 +637,7 @@ static int parse(struct parser *ps, const char *text, size_t len, char *buf)
 			} while (skippable(line, n));
 		}
 		buf[used] = '\0';
+		ps->instructions++;
 		if (instruction(ps, buf) < 0)
 			return -1;
 	}
@@ -642,6 +680,7 @@ void dunefile_free(struct dunefile *df)
 		free(df->copy[i].dest);
 	}
 	free(df->copy);
+	free(df->from);
 	manifest_free(&df->manifest);
 	memset(df, 0, sizeof *df);
 	policy_init(&df->policy);

@@ -5,6 +5,7 @@
  * instructions in any case, '#' comment lines, blank lines, and a
  * trailing '\' continuing a line.  The instructions:
  *
+ *	FROM SOURCE              (first, once: a root filesystem to start from)
  *	COPY SRC DEST            COPY ["SRC", "DEST"]
  *	ENTRYPOINT ["/bin/prog", "arg", ...]     (exec form only)
  *	ENV KEY=VALUE ...        ENV KEY VALUE
@@ -34,10 +35,12 @@
 #define DF_MAX_ENV	256		/* distinct ENV keys */
 #define DF_MAX_VOLUMES	64
 #define DF_MAX_COPIES	1024
+#define DF_MAX_LAYERS	128		/* layers a FROM may list */
 
 /* The longest manifest_to_text() result, without its NUL. */
 #define MANIFEST_TEXT_MAX \
-	((DF_MAX_ARGS + DF_MAX_ENV + DF_MAX_VOLUMES + 1) * (3 * DF_MAX_STR + 16))
+	((DF_MAX_ARGS + DF_MAX_ENV + DF_MAX_VOLUMES + DF_MAX_LAYERS + 1) * \
+	 (3 * DF_MAX_STR + 16))
 
 /* What the runner needs to start the program.  Every array ends in NULL;
  * every string is malloc'd, as are the arrays. */
@@ -49,6 +52,8 @@ struct manifest {
 	char *workdir;		/* absolute, or NULL: not set */
 	char **volumes;		/* absolute, distinct */
 	int nvolumes;
+	char **layers;		/* what FROM read, one line each, for inspect */
+	int nlayers;
 };
 
 struct df_copy {
@@ -58,6 +63,8 @@ struct df_copy {
 };
 
 struct dunefile {
+	char *from;		/* FROM's source, relative to the context, or NULL */
+	int from_line;
 	struct df_copy *copy;
 	int ncopy;
 	struct manifest manifest;
@@ -91,6 +98,7 @@ const char *dunefile_path_error(const char *path);
  *	env PATH=/bin
  *	workdir /srv
  *	volume /data
+ *	layer oci%20sha256:0123...%201234
  *
  * in that order, each value with '%', space, control characters and bytes
  * from 0x7f up written as %XX (upper-case hex).  Returns a malloc'd
@@ -124,6 +132,10 @@ int manifest_set_workdir(struct manifest *m, const char *path,
 			 char err[DUNEFILE_ERRLEN]);
 int manifest_add_volume(struct manifest *m, const char *path,
 			char err[DUNEFILE_ERRLEN]);
+/* A layer's description, free text of one line ("KIND NAME FILES" as the
+ * builder writes it), appended. */
+int manifest_add_layer(struct manifest *m, const char *text,
+		       char err[DUNEFILE_ERRLEN]);
 
 /*
  * Checks what manifest_from_text() promises of m.  Returns 0, or -1 with

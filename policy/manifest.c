@@ -55,6 +55,7 @@ void manifest_free(struct manifest *m)
 	free_list(m->env, m->nenv);
 	free(m->workdir);
 	free_list(m->volumes, m->nvolumes);
+	free_list(m->layers, m->nlayers);
 	memset(m, 0, sizeof *m);
 }
 
@@ -184,6 +185,22 @@ int manifest_add_volume(struct manifest *m, const char *path,
 	       oom(err) : 0;
 }
 
+int manifest_add_layer(struct manifest *m, const char *text,
+		       char err[DUNEFILE_ERRLEN])
+{
+	size_t len = strlen(text);
+
+	if (m->nlayers >= DF_MAX_LAYERS) {
+		snprintf(err, DUNEFILE_ERRLEN, "more than %d layers", DF_MAX_LAYERS);
+		return -1;
+	}
+	if (len == 0 || len >= DF_MAX_STR || strchr(text, '\n')) {
+		snprintf(err, DUNEFILE_ERRLEN, "a layer's description is empty, too long or not one line");
+		return -1;
+	}
+	return push(&m->layers, &m->nlayers, text, len) < 0 ? oom(err) : 0;
+}
+
 int manifest_check(const struct manifest *m, char err[DUNEFILE_ERRLEN])
 {
 	const char *why;
@@ -281,6 +298,8 @@ static void put_all(const struct manifest *m, char *buf, size_t *n)
 		put_field(buf, n, "workdir", m->workdir);
 	for (i = 0; i < m->nvolumes; i++)
 		put_field(buf, n, "volume", m->volumes[i]);
+	for (i = 0; i < m->nlayers; i++)
+		put_field(buf, n, "layer", m->layers[i]);
 }
 
 char *manifest_to_text(const struct manifest *m, size_t *len)
@@ -375,6 +394,8 @@ static int from_text(const char *text, size_t len, struct manifest *m,
 			r = manifest_set_workdir(m, val, e);
 		} else if (IS("volume")) {
 			r = manifest_add_volume(m, val, e);
+		} else if (IS("layer")) {
+			r = manifest_add_layer(m, val, e);
 		} else {
 			r = -1;
 			snprintf(e, sizeof e, "unknown field");

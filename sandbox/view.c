@@ -173,6 +173,9 @@ static int create_entry(int root, const struct image_entry *e)
 		return mkdirat(root, e->path, e->mode);
 	case IMG_SYMLINK:
 		return symlinkat(e->target, root, e->path);
+	case IMG_HARDLINK:
+		/* The file it names sorts first, so it is already here. */
+		return linkat(root, e->target, root, e->path, 0);
 	case IMG_REG:
 		fd = openat(root, e->path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, e->mode);
 		if (fd < 0)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # deps.sh BUILD_DIR: host packages, kernel headers for musl-gcc, and static musl builds of
-# libzstd and libcap in BUILD_DIR/deps/{include,lib}. Idempotent; a second run is offline.
-# Why: Debian ships neither library built for musl, and its glibc builds need glibc's
+# libzstd, libcap and zlib in BUILD_DIR/deps/{include,lib}. Idempotent; a second run is offline.
+# Why: Debian ships none of them built for musl, and its glibc builds need glibc's
 # fortify symbols (see /work/shared/TOOLCHAIN.md).
 . "$(dirname "$0")/lib.sh"
 setup "$@"
@@ -20,7 +20,7 @@ for d in $(dpkg -L linux-libc-dev | sed -n 's|^/usr/include/\([^/]*\)$|\1|p'); d
 done
 ln -sfn /usr/include/x86_64-linux-gnu/asm "$B/kinc/asm"
 
-fetch_src libzstd libcap2
+fetch_src libzstd libcap2 zlib
 D="$B/deps"
 
 # Single-threaded; no legacy formats; per-function sections so the launcher can drop the
@@ -49,4 +49,19 @@ if ! done_ libcap; then
 	mark libcap
 fi
 
-log "ok: $B/kinc $D/include $D/lib/libzstd.a $D/lib/libcap.a"
+# zlib for gzip layers (rootfs/).  A copy of the source: progs.sh builds zlib's
+# own test programs in src/zlib, with a configure of its own.
+if ! done_ libz; then
+	STEP=libz; log "build $STEP"
+	rm -rf "$B/src/zlib-musl"
+	cp -a "$B/src/zlib" "$B/src/zlib-musl"
+	cd "$B/src/zlib-musl"
+	CC=musl-gcc CFLAGS='-O2 -ffunction-sections -fdata-sections' \
+		quiet libz ./configure --static --prefix="$D"
+	quiet libz make -j2 libz.a
+	quiet libz make install
+	cd "$B"
+	mark libz
+fi
+
+log "ok: $B/kinc $D/include $D/lib/libzstd.a $D/lib/libcap.a $D/lib/libz.a"

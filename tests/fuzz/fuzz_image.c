@@ -4,8 +4,8 @@
  *	tests/fuzz/build_image_fuzzer.sh build      # -> build/fuzz/fuzz_image
  *	build/fuzz/fuzz_image -max_total_time=300 tests/fuzz/corpus/image
  *
- * An input starting with 'P' is a payload: the harness compresses the
- * rest and puts a correct header on it, so that the fuzzer reaches the
+ * An input starting with 'P' (or 'Q') is a payload: the harness
+ * compresses the rest and puts a correct version-1 (version-2) header on it, so that the fuzzer reaches the
  * payload parser without having to forge a sha256.  Any other input is
  * the image file itself, for the header and frame checks.
  *
@@ -37,14 +37,15 @@ static const struct image_limits lim = {
 };
 
 
-static int is_dir(const struct image *img, const char *path, size_t len)
+static int is_type(const struct image *img, const char *path, size_t len,
+		   enum image_type type)
 {
 	size_t i;
 
 	for (i = 0; i < img->nentries; i++)
 		if (strlen(img->entry[i].path) == len &&
 		    memcmp(img->entry[i].path, path, len) == 0)
-			return img->entry[i].type == IMG_DIR;
+			return img->entry[i].type == type;
 	return 0;
 }
 
@@ -64,7 +65,7 @@ static void check_image(const struct image *img)
 		CHECK(i == 0 || strcmp(img->entry[i - 1].path, e->path) < 0);
 		CHECK((e->mode & ~0777u) == 0);
 		slash = strrchr(e->path, '/');
-		CHECK(!slash || is_dir(img, e->path, (size_t)(slash - e->path)));
+		CHECK(!slash || is_type(img, e->path, (size_t)(slash - e->path), IMG_DIR));
 		switch (e->type) {
 		case IMG_DIR:
 			CHECK(e->size == 0 && !e->data && !e->target);
@@ -79,6 +80,11 @@ static void check_image(const struct image *img)
 		case IMG_SYMLINK:
 			CHECK(e->target && !e->data && e->size == strlen(e->target));
 			CHECK(image_target_ok(e->path, e->target));
+			break;
+		case IMG_HARDLINK:
+			CHECK(e->target && !e->data && e->size == strlen(e->target));
+			CHECK(strcmp(e->target, e->path) < 0);
+			CHECK(is_type(img, e->target, strlen(e->target), IMG_REG));
 			break;
 		default:
 			CHECK(0);
@@ -114,7 +120,7 @@ static void check_rewrite(struct image *img)
 }
 
 /* The file for a payload: header and a frame at level 1. */
-static uint8_t *seal(const uint8_t *p, size_t len, size_t *flen)
+static uint8_t *seal(const uint8_t *p, size_t len, int version, size_t *flen)
 {
 	size_t cap = ZSTD_compressBound(len), r;
 	ZSTD_CCtx *c = ZSTD_createCCtx();
@@ -129,7 +135,7 @@ static uint8_t *seal(const uint8_t *p, size_t len, size_t *flen)
 	ZSTD_freeCCtx(c);
 	memset(f, 0, IMAGE_HDR_SIZE);
 	memcpy(f, "DUNEIMG", 8);
-	f[8] = IMAGE_VERSION;
+	f[8] = (uint8_t)version;
 	for (i = 0; i < 8; i++) {
 		f[16 + i] = (uint8_t)(r >> 8 * i);
 		f[24 + i] = (uint8_t)((uint64_t)len >> 8 * i);
@@ -146,8 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	char err[160];
 
-	if (size > 0 && data[0] == 'P') {
-		f = seal(data + 1, size - 1, &len);
+	if (size > 0 && (data[0] == 'P' || data[0] == 'Q')) {
+		f = seal(data + 1, size - 1, data[0] == 'P' ? 1 : 2, &len);
 	} else {
 		/* An exact copy, so that ASan sees a read past the end. */
 		f = malloc(size ? size : 1);

@@ -53,5 +53,12 @@ else
 	echo "FAIL fuzz_image: does not build (see $B/fuzz/fuzz_image.build.log)"
 	fail=$((fail + 1))
 fi
+build fuzz_json -Ijson json/json.c tests/fuzz/fuzz_json.c &&
+	run fuzz_json tests/fuzz/corpus/json
+# rootfs/ with the clang-built zstd of fuzz_image's script, the host's zlib.
+[ -f "$B/fuzz/zstd/libzstd.a" ] && build fuzz_rootfs -Irootfs -Ijson -Iimages -isystem "$B/fuzz/zstd" \
+	rootfs/*.c json/json.c images/image.c images/sha256.c tests/fuzz/fuzz_rootfs.c \
+	"$B/fuzz/zstd/libzstd.a" -lz &&
+	run fuzz_rootfs tests/fuzz/corpus/rootfs
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

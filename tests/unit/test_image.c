@@ -536,7 +536,7 @@ static struct bytes payload(uint32_t n_claim, const char *manifest,
 			b_put(&b, e[i].path, strlen(e[i].path) + 1);
 		if (e[i].type == IMG_REG)
 			b_put(&b, e[i].data, e[i].size <= 64 ? e[i].size : 1);
-		if (e[i].type == IMG_SYMLINK)
+		if (e[i].type == IMG_SYMLINK || e[i].type == IMG_HARDLINK)
 			b_put(&b, e[i].data, (e[i].size <= 64 ? e[i].size :
 					      strlen(e[i].data)) + 1);
 	}
@@ -545,6 +545,7 @@ static struct bytes payload(uint32_t n_claim, const char *manifest,
 
 struct zopt {
 	int no_checksum, no_size, window_log;
+	int version;            /* 0: 1 */
 };
 
 /* A file: header and one zstd frame holding p[len]. */
@@ -570,7 +571,7 @@ static struct bytes seal(const uint8_t *p, size_t len, const struct zopt *o)
 		exit(2);
 	}
 	ZSTD_freeCCtx(c);
-	hdr[8] = 1;
+	hdr[8] = o->version ? o->version : 1;
 	put64(hdr + 16, r);
 	put64(hdr + 24, len);
 	sha256(p, len, hdr + 32);
@@ -690,7 +691,8 @@ static void test_payloads(void)
 	CRAFT("an empty symlink", "symlink", L("l", ""));
 	CRAFT("a directory with a size", "size", { IMG_DIR, 0755, "d", 5, NULL, 0 });
 	CRAFT("type 0", "type", { 0, 0644, "x", 0, NULL, 0 });
-	CRAFT("type 4", "type", { 4, 0644, "x", 0, NULL, 0 });
+	CRAFT("type 4 in version 1", "type", { 4, 0644, "x", 0, "", 0 });
+	CRAFT("type 5", "type", { 5, 0644, "x", 0, NULL, 0 });
 	CRAFT("a setuid file", "0777", { IMG_REG, 04755, "x", 0, NULL, 0 });
 	CRAFT("a setgid directory", "0777", { IMG_DIR, 02755, "x", 0, NULL, 0 });
 	CRAFT("a sticky directory", "0777", { IMG_DIR, 01777, "x", 0, NULL, 0 });
@@ -808,7 +810,8 @@ static void test_frames(void)
 	f.p[at] = old_; \
 } while (0)
 	MUTATE("bad magic", 0, 'd', "magic");
-	MUTATE("version 2", 8, 2, "version");
+	MUTATE("version 3", 8, 3, "version");
+	MUTATE("version 2 without a hard link", 8, 2, "version");
 	MUTATE("version 0", 8, 0, "version");
 	MUTATE("unknown flags", 12, 1, "flags");
 	MUTATE("a reserved header byte", 95, 1, "reserved");
@@ -1006,6 +1009,82 @@ static void bench_tree(const char *root)
 	close(fd);
 }
 
+/* ---- hard links (version 2) -------------------------------------------- */
+
+static struct bytes seal_version(const struct ent *e, size_t n, int version)
+{
+	struct bytes p = payload((uint32_t)n, "m", "p", e, n);
+	struct zopt o = { .version = version };
+	struct bytes f = seal(p.p, p.len, &o);
+
+	free(p.p);
+	return f;
+}
+
+static void test_hardlinks(void)
+{
+	struct image_entry e[] = {
+		{ "z", 0755, IMG_HARDLINK, 0, NULL, "b" },
+		{ "d", 0755, IMG_DIR, 0, NULL, NULL },
+		{ "b", 0755, IMG_REG, 5, (const uint8_t *)"hello", NULL },
+		{ "d/c", 0755, IMG_HARDLINK, 0, NULL, "b" },
+	};
+	struct image img = sample_image(e, 4), got;
+	struct bytes f;
+	char err[200];
+
+	check(write_mem(&img, &f, err, sizeof err) == 0 && f.p[8] == 2,
+	      "an image with hard links is written as version 2 (%s)", err);
+	check(try_read(f.p, f.len, NULL, err, sizeof err) == 0, "and read back %s", err);
+	if (image_read(f.p, f.len, NULL, &got, err, sizeof err) == 0) {
+		const struct image_entry *c = find(got.entry, got.nentries, "d/c");
+		check(c && c->type == IMG_HARDLINK && !strcmp(c->target, "b") && c->size == 1 &&
+		      !c->data, "d/c is a hard link to b, size strlen(target)");
+		image_release(&got);
+	}
+	free(f.p);
+	if (write_sample(&f) == 0) {
+		check(f.p[8] == 1, "an image without hard links is still version 1");
+		free(f.p);
+	}
+
+#define HL(path, mode, type, target) (struct image_entry){ path, mode, type, 1, \
+	type == IMG_REG ? (const uint8_t *)"x" : NULL, target }
+	struct image_entry w[2];
+	w[0] = HL("a", 0644, IMG_REG, NULL); w[1] = HL("b", 0755, IMG_HARDLINK, "a");
+	write_refused("a hard link with another mode", w, 2, NULL, "hard link");
+	w[0] = HL("z", 0644, IMG_REG, NULL); w[1] = HL("b", 0644, IMG_HARDLINK, "z");
+	write_refused("a hard link to a later path", w, 2, NULL, "hard link");
+	w[0] = HL("a", 0644, IMG_DIR, NULL); w[1] = HL("b", 0644, IMG_HARDLINK, "a");
+	write_refused("a hard link to a directory", w, 2, NULL, "hard link");
+	w[0] = HL("a", 0777, IMG_SYMLINK, "x"); w[1] = HL("b", 0777, IMG_HARDLINK, "a");
+	write_refused("a hard link to a symlink", w, 2, NULL, "hard link");
+	w[0] = HL("b", 0644, IMG_HARDLINK, "a");
+	write_refused("a hard link to nothing", w, 1, NULL, "hard link");
+	w[0] = HL("a", 0644, IMG_REG, NULL); w[1] = HL("b", 0644, IMG_HARDLINK, "./a");
+	write_refused("a hard link to a path that is not normal", w, 2, NULL, "hard link");
+	w[0] = HL("a", 0644, IMG_REG, NULL); w[1] = HL("b", 0644, IMG_HARDLINK, NULL);
+	write_refused("a hard link without target", w, 2, NULL, "hard link");
+#undef HL
+
+	const struct ent link[] = {
+		R("a", 1, "x"), { IMG_HARDLINK, 0644, "b", 1, "a", 0 },
+	};
+	f = seal_version(link, 2, 1);
+	read_refused("a hard link in a version-1 image", &f, NULL, "unknown entry type 4");
+	free(f.p);
+	f = seal_version(link, 1, 2);
+	read_refused("a version-2 image without a hard link", &f, NULL, "version");
+	free(f.p);
+	f = seal_version(link, 2, 3);
+	read_refused("version 3", &f, NULL, "version");
+	free(f.p);
+	f = seal_version(link, 2, 2);
+	check(try_read(f.p, f.len, NULL, err, sizeof err) == 0,
+	      "read accepts the same hard link as version 2 %s", err);
+	free(f.p);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1016,6 +1095,7 @@ int main(int argc, char **argv)
 	test_write_refusals();
 	test_payloads();
 	test_frames();
+	test_hardlinks();
 	if (argc > 1)
 		bench_tree(argv[1]);
 	return check_summary();

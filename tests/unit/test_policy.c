@@ -524,6 +524,12 @@ static void test_dunefile_ok(void)
 	}
 	dunefile_free(&df);
 
+	/* FROM, first, in either form; comments and blank lines before it. */
+	r = parse("# base\n\nFROM [\"debian rootfs.tar\"]\nENTRYPOINT [\"/p\"]\n", &df, err);
+	check(r == 0 && df.from && !strcmp(df.from, "debian rootfs.tar") && df.from_line == 3,
+	      "FROM [\"debian rootfs.tar\"] at line 3: %s", r ? err : "");
+	dunefile_free(&df);
+
 	/* The smallest Dunefile. */
 	r = parse("ENTRYPOINT [\"/p\"]", &df, err);
 	check(r == 0 && df.manifest.argc == 1 && df.policy.promises == 0 &&
@@ -538,8 +544,15 @@ static void test_dunefile_errors(void)
 
 	dune_bad("", "app/Dunefile:1: no ENTRYPOINT");
 	dune_bad("# nothing\n\nCOPY a /a\n\n", "app/Dunefile:4: no ENTRYPOINT");
-	dune_bad("FROM scratch\n", "app/Dunefile:1: FROM is not supported: an image "
-		 "starts empty and holds what COPY puts in it");
+	dune_bad("FROM a\nFROM b\nENTRYPOINT [\"/p\"]\n", "app/Dunefile:2: FROM twice (line 1)");
+	dune_bad("COPY a /a\nFROM b\n", "app/Dunefile:2: FROM must be the first instruction");
+	dune_bad("FROM\n", "app/Dunefile:1: FROM takes one source: a directory, a tar archive, "
+		 "an OCI layout or a docker-save archive");
+	dune_bad("FROM a b\n", "app/Dunefile:1: FROM takes one source: a directory, a tar archive, "
+		 "an OCI layout or a docker-save archive");
+	dune_bad("FROM /srv/rootfs\n", "app/Dunefile:1: FROM source '/srv/rootfs' must be relative "
+		 "to the context");
+	dune_bad("FROM x/../../y\n", "app/Dunefile:1: FROM source 'x/../../y' must not contain '..'");
 	dune_bad("\n\nRUN make\n", "app/Dunefile:3: RUN is not supported: nothing runs at build time");
 	dune_bad("CMD [\"x\"]\n", "app/Dunefile:1: CMD is not supported: put the arguments in ENTRYPOINT");
 	dune_bad("EXPOSE 80\n", "app/Dunefile:1: unknown instruction 'EXPOSE'");
@@ -733,6 +746,26 @@ static void test_manifest(void)
 	manifest_bad("argv /p\nworkdir x\n", "must be an absolute path");
 	manifest_bad("argv /p\nvolume /a/../b\n", "must not contain '..'");
 	manifest_bad("argv /p\ncmd x\n", "unknown field");
+	manifest_bad("argv /p\nlayer a%0Ab\n", "not one line");
+	manifest_bad("argv /p\nlayer \n", "empty");
+	manifest_bad("argv /p\nlayer oci%20x%201\nvolume /v\n", "not in canonical form");
+	{
+		struct manifest lm = { 0 }, lb;
+		char *lt;
+		size_t ln;
+
+		check(manifest_add_arg(&lm, "/p", err) == 0 &&
+		      manifest_add_layer(&lm, "oci sha256:00 12", err) == 0 &&
+		      manifest_add_layer(&lm, "tar rootfs.tar 3", err) == 0, "a manifest with layers");
+		lt = manifest_to_text(&lm, &ln);
+		r = manifest_from_text(lt, ln, &lb, err);
+		check(r == 0 && lb.nlayers == 2 && !strcmp(lb.layers[1], "tar rootfs.tar 3") &&
+		      strstr(lt, "layer oci%20sha256:00%2012\n"), "layers round-trip (%zu bytes)", ln);
+		free(lt);
+		if (r == 0)
+			manifest_free(&lb);
+		manifest_free(&lm);
+	}
 	manifest_bad("argv /p\n\n", "malformed line");
 	{
 		char *t = malloc(DF_MAX_STR * 4), *o = t;
