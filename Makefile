@@ -8,7 +8,7 @@ HOSTCC   := gcc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
             -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Ipatch -Isys \
-            -Imonitor -Iimages -Ipolicy -Isandbox -DDUNERUN_VERSION='"$(VERSION)"'
+            -Imonitor -Iimages -Ipolicy -Isandbox -Icache -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
 LIBS     := -lzstd -lcap -lpthread
 
@@ -17,8 +17,8 @@ LIBS     := -lzstd -lcap -lpthread
 GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
                 -nostdlib -Iinclude
 
-SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c loader/stack.c \
-        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
+SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/prune.c cmd/run.c cache/cache.c kmod/kvm.c loader/elf.c \
+        loader/stack.c mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
         monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
         $(wildcard sandbox/*.c)
