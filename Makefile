@@ -157,6 +157,12 @@ $(B)/unit/test_policy: tests/unit/test_policy.c tests/unit/check.h $(wildcard po
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Ipolicy $(wildcard policy/*.c) $< -o $@
 
+$(B)/unit/test_cache: tests/unit/test_cache.c tests/unit/check.h cache/cache.c cache/cache.h sandbox/view.c sandbox/sandbox.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -isystem $(B)/kinc \
+		-isystem $(B)/deps/include -Iinclude -Iimages -Isandbox -Icache cache/cache.c sandbox/view.c $(wildcard images/*.c) $< \
+		-L$(B)/deps/lib -lzstd -o $@
+
 $(B)/unit/test_harden: tests/unit/test_harden.c tests/unit/check.h sandbox/harden.c sandbox/sandbox.h $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -g -Wall -Wextra -isystem $(B)/kinc -isystem $(B)/deps/include \

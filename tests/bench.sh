@@ -177,7 +177,7 @@ if [ "$HAVE_RUN" = 1 ]; then
 		cp -a /usr/share/doc "$D/ctx-big/doc"
 		find "$D/ctx-big" -type l -delete
 		printf '%s\n' 'COPY bin /bin' 'COPY py /usr/lib/python3.11' 'COPY py3 /usr/lib/python3' \
-			'COPY doc /usr/share/doc' 'ENTRYPOINT ["/bin/busybox", "true"]' 'ALLOW stdio' \
+			'COPY doc /usr/share/doc' 'ENTRYPOINT ["/bin/busybox", "true"]' 'ALLOW stdio rpath' \
 			> "$D/ctx-big/Dunefile"
 		"$B/dunerun" build -o "$D/big.dz" "$D/ctx-big" > /dev/null
 	fi

@@ -39,7 +39,7 @@ run_part() {        # name command...
 }
 
 make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" \
-	"$B/unit/test_harden" "$B/unit/test_patch" ||
+	"$B/unit/test_harden" "$B/unit/test_patch" "$B/unit/test_cache" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 # Dynamic programs of the host's: their interpreter must be found.
 run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua" \
@@ -51,6 +51,7 @@ run_part unit-patch bash -c 'objdump -d -w "$@" | "$0"' "$B/unit/test_patch" \
 run_part unit-image "$B/unit/test_image"
 run_part unit-policy "$B/unit/test_policy"
 run_part unit-harden "$B/unit/test_harden"
+run_part unit-cache "$B/unit/test_cache"
 run_part fuzz-corpus tests/fuzz/run.sh "$B"
 # Everything that runs a VM, once under each supervisor backend the host
 # runs (docs/platform.md): the portable one wherever /dev/kvm works, PVM's
