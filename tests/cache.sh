@@ -58,6 +58,8 @@ same() {
 	local name=$1 note=$2 ok=0
 	shift 2
 	run "$name" "$@"
+	# busybox gives up root's privileges: not the cache's business.
+	sed -i '/^dunerun: denied: set[ug]id/d' "$T/err"
 	if [ "$got" = 0 ] && cmp -s "$T/ref" "$T/out"; then
 		if [ "$note" = - ]; then [ ! -s "$T/err" ] && ok=1
 		else grep -Eq -- "$note" "$T/err" && ok=1; fi
@@ -68,8 +70,8 @@ entries() { ls "$C" 2> /dev/null | grep -Evc '\.lock$'; }
 leftovers() { ls "$C" 2> /dev/null | grep -c '^tmp\.'; }
 
 "$DR" --no-cache "$T/big.dz" > "$T/ref" 2> "$T/err"
-ok=0
-[ $? = 0 ] && [ -s "$T/ref" ] && [ ! -e "$C" ] && grep -q '^555 ' "$T/ref" && ok=1
+s=$? ok=0
+[ $s = 0 ] && [ -s "$T/ref" ] && [ ! -e "$C" ] && grep -q '^555 ' "$T/ref" && ok=1
 verdict $ok no-cache "the uncached run failed, or it touched the cache"
 
 same first-run - "$T/big.dz"
@@ -109,7 +111,7 @@ edit() {            # NAME COMMAND: edits the entry, then runs twice
 }
 edit bytes 'printf X | dd of=usr/lib/python3.11/os.py bs=1 seek=10 conv=notrunc 2> /dev/null'
 edit bytes-times-kept 'cp -p usr/lib/python3.11/os.py $T/os && printf Y | dd of=usr/lib/python3.11/os.py bs=1 seek=10 conv=notrunc 2> /dev/null && touch -r $T/os usr/lib/python3.11/os.py'
-edit added 'echo new > usr/lib/python3.11/json/added'
+edit added 'echo new > usr/lib/python3.11/email/added'
 edit added-at-root 'echo new > added'
 edit removed 'rm usr/lib/python3.11/os.py'
 edit mode 'chmod 600 usr/lib/python3.11/os.py'
@@ -144,8 +146,9 @@ wait $p1; s1=$?
 wait $p2; s2=$?
 ok=0
 [ $s1 = 0 ] && [ $s2 = 0 ] && cmp -s "$T/ref" "$T/out1" && cmp -s "$T/ref" "$T/out2" &&
-	[ ! -s "$T/err1" ] && [ ! -s "$T/err2" ] && [ "$(entries)" = 1 ] && [ "$(leftovers)" = 0 ] && ok=1
-cat "$T/err1" "$T/err2" > "$T/err"
+	[ "$(entries)" = 1 ] && [ "$(leftovers)" = 0 ] && ok=1
+cat "$T/err1" "$T/err2" | sed '/^dunerun: denied: set[ug]id/d' > "$T/err"
+[ ! -s "$T/err" ] || ok=0
 verdict $ok concurrent-first-runs "status $s1 and $s2, or notes, or $(ls "$C")"
 
 # A run killed while it extracts: its temporary directory is never used,
@@ -188,6 +191,10 @@ verdict $ok prune-empty "status $got"
 ok=0
 DUNERUN_CACHE=$T/nothere "$DR" prune > "$T/out" 2> "$T/err" && [ ! -e "$T/nothere" ] && ok=1
 verdict $ok prune-no-cache "prune of a missing cache failed or made it"
+run prune-usage prune extra
+ok=0
+[ "$got" = 2 ] && grep -q '^usage: dunerun prune \[--cache DIR\]' "$T/err" && ok=1
+verdict $ok prune-usage "status $got (want 2)"
 
 # Caches that cannot be used: a note, and the run as without a cache.
 ln -s "$C" "$T/link"
