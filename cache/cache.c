@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -26,7 +27,7 @@
 
 #define META_MAGIC "DUNERUN-CACHE\0\0\1"   /* 16 bytes: the meta file's version 1 */
 #define META_MAX   (256u << 20)            /* 1 Mi entries of index, with paths */
-#define REC_SIZE   40                      /* mode, path length, size, ino, mtime, ctime */
+#define LOCK_WAIT_MS 60000                 /* for another run to make an entry */
 
 /* A growing byte buffer for the meta file. */
 struct buf {
@@ -271,10 +272,34 @@ static int open_dir(const char *path, int create, char *err)
 }
 
 /*
+ * flock(fd, how), except that a blocking request gives up after
+ * LOCK_WAIT_MS with EWOULDBLOCK: a run that is stopped or stuck while it
+ * makes an entry must not hang the others, which then run from memory.
+ */
+static int lock_within(int fd, int how)
+{
+	struct timespec nap = { 0, 1000000 };
+	long waited = 0;
+
+	if (how & LOCK_NB)
+		return flock(fd, how);
+	while (flock(fd, how | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
+			return -1;
+		nanosleep(&nap, NULL);
+		waited += nap.tv_nsec / 1000000;
+		if (nap.tv_nsec < 64000000)
+			nap.tv_nsec *= 2;
+	}
+	return 0;
+}
+
+/*
  * Opens and locks (LOCK_SH or LOCK_EX, maybe | LOCK_NB) the lock file
  * DIR/name.lock, never a symlink.  A prune may unlink the file between
  * our open and our lock: then the lock is on a file nobody else will
- * open, so it is taken again on the file now at that name.
+ * open, so it is taken again on the file now at that name (a bounded
+ * number of times: EBUSY after).
  */
 static int lock_entry(int dir, const char *name, int how)
 {
@@ -282,11 +307,11 @@ static int lock_entry(int dir, const char *name, int how)
 	struct stat a, b;
 
 	snprintf(lname, sizeof lname, "%s.lock", name);
-	for (;;) {
+	for (int tries = 0; tries < 100; tries++) {
 		int fd = openat(dir, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -1;
-		if (flock(fd, how) < 0) {
+		if (lock_within(fd, how) < 0) {
 			close(fd);
 			return -1;
 		}
@@ -296,6 +321,8 @@ static int lock_entry(int dir, const char *name, int how)
 			return fd;
 		close(fd);
 	}
+	errno = EBUSY;
+	return -1;
 }
 
 /* Reads the whole meta file of entry name, checking its size bound and
@@ -481,7 +508,11 @@ int cache_open(const char *dir, const uint8_t hdr[IMAGE_HDR_SIZE],
 		goto fail;
 	/* Shared: waits for a run making the entry, not for runs using it. */
 	if ((e->lock = lock_entry(e->dir, e->name, LOCK_SH)) < 0) {
-		fail(err, "cache %s: cannot lock %s.lock: %s", dir, e->name, strerror(errno));
+		if (errno == EWOULDBLOCK)
+			fail(err, "cache entry %.12s: another run has been making it for %d s",
+			     e->name, LOCK_WAIT_MS / 1000);
+		else
+			fail(err, "cache %s: cannot lock %s.lock: %s", dir, e->name, strerror(errno));
 		goto fail;
 	}
 	if (use_entry(e, why))
@@ -636,7 +667,7 @@ int cache_fill(struct cache_entry *e, const struct image *img,
 	       const char *const *dirs, int ndirs, char err[CACHE_ERRLEN])
 {
 	char tmpname[96], why[CACHE_ERRLEN], xerr[CACHE_ERRLEN];
-	struct stat st;
+	struct stat st = { 0 };
 	int tmp = -1;
 
 	snprintf(tmpname, sizeof tmpname, "tmp.%s.%d", e->name, (int)getpid());
