@@ -228,10 +228,11 @@ int cache_where(const char *opt, char *out, size_t len, char err[CACHE_ERRLEN])
 		n = snprintf(out, len, "%s", opt);
 	else if (env && *env)
 		n = snprintf(out, len, "%s", env);
-	else if (xdg && xdg[0] == '/')
+	else if (xdg && xdg[0] == '/') {
+		mkdir(xdg, 0700);
 		n = snprintf(out, len, "%s/dunerun", xdg);
-	else if (home && home[0] == '/') {
-		/* ~/.cache may not exist yet: the user's, private. */
+	} else if (home && home[0] == '/') {
+		/* ~/.cache may not exist yet: the user's, private, as XDG says. */
 		n = snprintf(out, len, "%s/.cache", home);
 		if (n > 0 && (size_t)n < len)
 			mkdir(out, 0700);
@@ -607,6 +608,10 @@ static int build_meta(struct buf *b, const struct cache_entry *e, const struct i
 		errno = ENOMEM;
 		return -1;
 	}
+	if (b->len + 32 > META_MAX) {
+		errno = EFBIG;  /* a reader would refuse it: no entry, not one made each run */
+		return -1;
+	}
 	memcpy(b->p + count_at, &n, 8);
 	uint8_t sum[32];
 	sha256(b->p, b->len, sum);
@@ -687,7 +692,11 @@ int cache_fill(struct cache_entry *e, const struct image *img,
 	close(tmp);
 	flock(e->lock, LOCK_SH);
 	if (!use_entry(e, why)) {
-		fail(err, "entry %.12s is not what was just made: %s", e->name, why);
+		/* A tree the check cannot read back (a directory without its
+		 * owner's search permission, for a user other than root). */
+		fail(err, "entry %.12s cannot be checked: %s", e->name, why);
+		if (flock(e->lock, LOCK_EX | LOCK_NB) == 0)
+			remove_entry(e->dir, e->name, 1);
 		cache_close(e);
 		return -1;
 	}
