@@ -32,9 +32,9 @@
 #define MAX_BINDS     64
 #define MAX_TMPFS     16
 #define MAX_ENV       1024
-/* Smaller images run from a tmpfs, uncached: reading one whole costs
- * about what checking a cache entry does (docs/design.md, "The run
- * cache"), and the cache stays free of them. */
+/* Smaller images run from a tmpfs, uncached: reading one whole costs a
+ * few ms at most more than a cached run (docs/design.md, "The run
+ * cache"), and the cache stays free of the many a test suite builds. */
 #define CACHE_MIN_PAYLOAD (1ULL << 20)
 
 extern char **environ;

@@ -1,10 +1,10 @@
 /*
  * The program's file view: a private mount namespace whose root is a
  * tmpfs holding the image's files (or the image's tree in the run cache,
- * bound read-only), made read-only, with the binds and
- * tmpfs mounts asked for and a minimal /dev.  The host's tree is detached
- * from the namespace after pivot_root, so no path the program names, and
- * no path the launcher could be tricked into naming, reaches it.
+ * bound), made read-only, with the binds and tmpfs mounts asked for and
+ * a minimal /dev.  The host's tree is detached from the namespace after
+ * pivot_root, so no path the program names, and no path the launcher
+ * could be tricked into naming, reaches it.
  *
  * The tmpfs belongs to the namespace alone: when the launcher ends, in
  * whatever way, the kernel frees it.  Nothing is written to the host
