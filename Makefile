@@ -8,7 +8,7 @@ HOSTCC   := gcc
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
             -ffunction-sections -fdata-sections -isystem $(B)/kinc \
             -isystem $(B)/deps/include -Iinclude -Icmd -Ikmod -Iloader -Imm -Ipatch -Isys \
-            -Imonitor -Iimages -Ipolicy -Isandbox -Irootfs -Ijson -DDUNERUN_VERSION='"$(VERSION)"'
+            -Imonitor -Iimages -Ipolicy -Isandbox -Irootfs -Ijson -Icache -DDUNERUN_VERSION='"$(VERSION)"'
 LDFLAGS  := -static -Wl,--gc-sections -L$(B)/deps/lib
 LIBS     := -lzstd -lz -lcap -lpthread
 
@@ -17,8 +17,8 @@ LIBS     := -lzstd -lz -lcap -lpthread
 GUEST_CFLAGS := -ffreestanding -fno-pic -mno-red-zone -mgeneral-regs-only \
                 -nostdlib -Iinclude
 
-SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/run.c kmod/kvm.c loader/elf.c loader/stack.c \
-        mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
+SRCS := cmd/main.c cmd/build.c cmd/inspect.c cmd/prune.c cmd/run.c cache/cache.c kmod/kvm.c loader/elf.c \
+        loader/stack.c mm/phys.c mm/pagetable.c mm/access.c mm/vma.c mm/maps.c mm/patch.c patch/x86.c patch/plan.c \
         monitor/boot.c monitor/run.c monitor/service.c monitor/signal.c monitor/status.c monitor/thread.c \
         $(wildcard sys/*.c) $(wildcard images/*.c) $(wildcard policy/*.c) \
         $(wildcard sandbox/*.c) $(wildcard rootfs/*.c) json/json.c
@@ -167,6 +167,12 @@ $(B)/unit/test_image: tests/unit/test_image.c tests/unit/check.h $(wildcard imag
 $(B)/unit/test_policy: tests/unit/test_policy.c tests/unit/check.h $(wildcard policy/*.c policy/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -g -Wall -Wextra -Iinclude -Ipolicy $(wildcard policy/*.c) $< -o $@
+
+$(B)/unit/test_cache: tests/unit/test_cache.c tests/unit/check.h cache/cache.c cache/cache.h sandbox/view.c sandbox/sandbox.h $(wildcard images/*.c images/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -g -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -isystem $(B)/kinc \
+		-isystem $(B)/deps/include -Iinclude -Iimages -Isandbox -Icache cache/cache.c sandbox/view.c $(wildcard images/*.c) $< \
+		-L$(B)/deps/lib -lzstd -o $@
 
 $(B)/unit/test_harden: tests/unit/test_harden.c tests/unit/check.h sandbox/harden.c sandbox/sandbox.h $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -96,13 +96,28 @@ int image_open(const char *path, struct image *img, struct manifest *m, struct p
 		fprintf(stderr, "dunerun: %s: %s\n", path, err);
 		return -1;
 	}
-	if (manifest_from_text(img->manifest, strlen(img->manifest), m, err) < 0 ||
-	    policy_from_text(img->policy, strlen(img->policy), pol, err) < 0) {
-		fprintf(stderr, "dunerun: %s: %s\n", path, err);
+	if (m && image_texts(path, img->manifest, img->policy, m, pol) < 0) {
 		image_release(img);
 		return -1;
 	}
 	return 0;
+}
+
+int image_texts(const char *path, const char *manifest, const char *policy,
+		struct manifest *m, struct policy *pol)
+{
+	char err[DUNEFILE_ERRLEN];
+
+	if (manifest_from_text(manifest, strlen(manifest), m, err) < 0)
+		goto bad;
+	if (policy_from_text(policy, strlen(policy), pol, err) < 0) {
+		manifest_free(m);
+		goto bad;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "dunerun: %s: %s\n", path, err);
+	return -1;
 }
 
 int cmd_inspect(int argc, char **argv)

@@ -23,6 +23,7 @@ void print_usage(FILE *f)
 	      "       dunerun exec [OPTIONS] PROGRAM [ARGS...]\n"
 	      "       dunerun build [-f Dunefile] [-o app.dz] [CONTEXT]\n"
 	      "       dunerun inspect IMAGE.dz\n"
+	      "       dunerun prune [--cache DIR]\n"
 	      "\n"
 	      "run starts an image's program in its own KVM virtual machine, under\n"
 	      "a tiny supervisor kernel, seeing only the image's files (read-only),\n"
@@ -30,7 +31,10 @@ void print_usage(FILE *f)
 	      "exec does the same for a static x86-64 Linux PROGRAM of the host's,\n"
 	      "with the host's files and environment.  build packages a program, its\n"
 	      "files and a policy as an image; inspect shows what an image holds\n"
-	      "(docs/policy.md, images/FORMAT.md).\n"
+	      "(docs/policy.md, images/FORMAT.md).  run extracts an image of 1 MiB or\n"
+	      "more once, into a cache keyed by its digest ($DUNERUN_CACHE, else\n"
+	      "$XDG_CACHE_HOME/dunerun or ~/.cache/dunerun; /var/cache/dunerun for root\n"
+	      "without HOME), and later runs use it; prune empties it.\n"
 	      "\n"
 	      "run and exec options:\n"
 	      "  --bind HOST:GUEST[:ro|rw]  show a host file or directory at GUEST (default rw)\n"
@@ -50,6 +54,8 @@ void print_usage(FILE *f)
 	      "                        DUNERUN_BACKEND sets the default\n"
 	      "  --stats               print VM exits and where syscalls were served\n"
 	      "  --deterministic       threads switch only where they block, in a fixed order\n"
+	      "  --cache DIR           the run cache to use (run and prune)\n"
+	      "  --no-cache            read the image whole onto a tmpfs; the cache is not touched\n"
 	      "  --supervisor          run the program in guest ring 0, with libdune's\n"
 	      "                        privileged calls (docs/dune-api.md); VT-x/SVM hosts;\n"
 	      "                        for an image, as `--allow supervisor`\n"
@@ -73,6 +79,8 @@ int main(int argc, char **argv)
 		return cmd_build(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "inspect"))
 		return cmd_inspect(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "prune"))
+		return cmd_prune(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "--version")) {
 		/* The static libraries, named so a build that lost them shows. */
 		printf("dunerun %s (zstd %s, libcap with %d capabilities)\n",
@@ -87,5 +95,5 @@ int main(int argc, char **argv)
 	/* The short form, with run's options or without. */
 	if (argc >= 2 && (names_image(argv[1]) || !strncmp(argv[1], "--", 2)))
 		return cmd_run(argc - 1, argv + 1);
-	return usage_error("[run] IMAGE.dz | exec | build | inspect ...");
+	return usage_error("[run] IMAGE.dz | exec | build | inspect | prune ...");
 }

@@ -15,9 +15,11 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cmd.h"
 #include "dunefile.h"
 #include "image.h"
@@ -30,6 +32,10 @@
 #define MAX_BINDS     64
 #define MAX_TMPFS     16
 #define MAX_ENV       1024
+/* Smaller images run from a tmpfs, uncached: reading one whole costs a
+ * few ms at most more than a cached run (docs/design.md, "The run
+ * cache"), and the cache stays free of the many a test suite builds. */
+#define CACHE_MIN_PAYLOAD (1ULL << 20)
 
 extern char **environ;
 
@@ -45,6 +51,8 @@ struct cli {
 	const char *env[MAX_ENV];       /* --env K=V */
 	int nenv;
 	const char *status_path, *audit_path;
+	const char *cache_dir;          /* --cache DIR, or NULL: cache_where decides */
+	int no_cache;
 };
 
 __attribute__((format(printf, 1, 2)))
@@ -180,6 +188,8 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			c->opt.deterministic = 1;
 		} else if (!strcmp(a, "--supervisor")) {
 			c->opt.supervisor = 1;
+		} else if (!strcmp(a, "--no-cache")) {
+			c->no_cache = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			help();
 			exit(0);
@@ -220,6 +230,8 @@ static int parse_options(struct cli *c, int argc, char **argv, void (*help)(void
 			c->status_path = v;
 		} else if ((v = value_of(argc, argv, &i, "--audit"))) {
 			c->audit_path = v;
+		} else if ((v = value_of(argc, argv, &i, "--cache"))) {
+			c->cache_dir = v;
 		} else {
 			return bad("unknown option '%s', or it lacks its value (see dunerun --help)", a);
 		}
@@ -416,7 +428,7 @@ int cmd_exec(int argc, char **argv)
 		return 125;
 	/* Without --allow every call is served, as the host would. */
 	c.opt.enforce = c.have_allow;
-	struct view v = { NULL, c.bind, c.nbind, c.tmpfs, c.ntmpfs, NULL };
+	struct view v = { NULL, c.bind, c.nbind, c.tmpfs, c.ntmpfs, NULL, NULL, -1 };
 	argv[i] = (char *)find_program(argv[i], buf, sizeof buf);
 	return launch(&c, &v, &c.extra, argv + i, environment(&c, environ));
 }
@@ -446,12 +458,124 @@ static void add_default_tmp(struct cli *c, const struct policy *pol)
 	c->tmpfs[c->ntmpfs++] = (struct tmpfs_mount){ "/tmp", DEFAULT_TMPFS };
 }
 
+/* The image a run starts: its manifest and policy, and its files either
+ * as a tree in the run cache (ce.tree >= 0) or read whole (loaded). */
+struct run_image {
+	struct image img;
+	int loaded;
+	struct manifest m;
+	struct policy pol;
+	struct cache_entry ce;
+};
+
+/* The image file's header, checked: 0, or -1 (the whole read says why). */
+static int read_header(const char *path, uint8_t hdr[IMAGE_HDR_SIZE], uint64_t *payload)
+{
+	char err[128];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -1;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    pread(fd, hdr, IMAGE_HDR_SIZE, 0) == IMAGE_HDR_SIZE)
+		r = image_header(hdr, st.st_size, NULL, payload, err, sizeof err);
+	close(fd);
+	return r;
+}
+
+static int read_whole(const char *path, struct run_image *ri, int texts)
+{
+	if (image_open(path, &ri->img, texts ? &ri->m : NULL, &ri->pol) < 0)
+		return -1;
+	ri->loaded = 1;
+	return 0;
+}
+
+/* The mount points every run of the image makes: the cache entry has
+ * them, since a run never changes an entry. */
+static int entry_dirs(const struct run_image *ri, const char *dirs[3])
+{
+	int n = 0;
+
+	dirs[n++] = "/dev";
+	if (ri->m.workdir)
+		dirs[n++] = ri->m.workdir;
+	if (ri->pol.promises & PROMISE_BIT(PROMISE_TMPPATH))
+		dirs[n++] = "/tmp";
+	return n;
+}
+
+static void cache_note(const char *err)
+{
+	fprintf(stderr, "dunerun: note: %s; running the image from memory\n", err);
+}
+
+/* Opens the image at path for a run: from the run cache when the image is
+ * big enough and the cache usable, making the entry on a first run;
+ * otherwise (or when caching fails, with a note) read whole.  0, or -1
+ * after printing why. */
+static int open_run_image(const struct cli *c, const char *path, struct run_image *ri)
+{
+	char dir[PATH_MAX], err[CACHE_ERRLEN];
+	uint8_t hdr[IMAGE_HDR_SIZE];
+	const char *dirs[3];
+	uint64_t size;
+	int r;
+
+	ri->ce.tree = -1;
+	if (c->no_cache || read_header(path, hdr, &size) < 0 || size < CACHE_MIN_PAYLOAD)
+		return read_whole(path, ri, 1);
+	if (cache_where(c->cache_dir, dir, sizeof dir, err) < 0 ||
+	    (r = cache_open(dir, hdr, &ri->ce, err)) < 0) {
+		cache_note(err);
+		return read_whole(path, ri, 1);
+	}
+	if (r == CACHE_HIT) {
+		if (image_texts(path, ri->ce.manifest, ri->ce.policy, &ri->m, &ri->pol) == 0)
+			return 0;
+		cache_close(&ri->ce);
+		return -1;
+	}
+	if (read_whole(path, ri, 1) < 0) {
+		cache_close(&ri->ce);
+		return -1;
+	}
+	/* The file may have changed since its header was read. */
+	if (memcmp(ri->img.digest, hdr + 32, 32) != 0) {
+		cache_close(&ri->ce);
+		cache_note("the image changed while it was read");
+	} else if (cache_fill(&ri->ce, &ri->img, dirs, entry_dirs(ri, dirs), err) < 0) {
+		cache_note(err);
+	}
+	return 0;
+}
+
+/* A run from the cache mounts only on what the entry has: a --bind or
+ * --tmpfs elsewhere needs a tree of the run's own, the image read whole
+ * onto a tmpfs as without the cache.  0, or -1 after printing why. */
+static int fit_entry(const struct cli *c, const char *path, struct run_image *ri)
+{
+	int i, fits = 1;
+
+	if (ri->ce.tree < 0)
+		return 0;
+	for (i = 0; i < c->nbind; i++)
+		fits &= cache_has(&ri->ce, c->bind[i].guest);
+	for (i = 0; i < c->ntmpfs; i++)
+		fits &= cache_has(&ri->ce, c->tmpfs[i].guest);
+	if (fits)
+		return 0;
+	cache_close(&ri->ce);
+	return ri->loaded ? 0 : read_whole(path, ri, 0);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static struct cli c;
-	static struct image img;
-	static struct manifest m;
-	static struct policy pol;
+	static struct run_image ri;
+	struct manifest *m = &ri.m;
+	struct policy *pol = &ri.pol;
 	char **args;
 	int i;
 
@@ -460,24 +584,28 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	if (i >= argc)
 		return usage_error("run [OPTIONS] IMAGE.dz [ARGS...]");
-	if (image_open(argv[i], &img, &m, &pol) < 0)
+	if (open_run_image(&c, argv[i], &ri) < 0)
 		return 125;
 	if (open_outputs(&c) < 0)
 		return 125;
-	merge_policy(&pol, &c.extra);
-	add_default_tmp(&c, &pol);
+	merge_policy(pol, &c.extra);
+	add_default_tmp(&c, pol);
+	if (fit_entry(&c, argv[i], &ri) < 0)
+		return 125;
 	/* ARGS replace the ENTRYPOINT's arguments; argv[0] stays. */
-	args = argc - i > 1 ? argv + i : m.argv;
-	if (args != m.argv)
-		args[0] = m.argv[0];
+	args = argc - i > 1 ? argv + i : m->argv;
+	if (args != m->argv)
+		args[0] = m->argv[0];
 	c.opt.enforce = 1;
 	c.opt.harden = 1;
-	c.opt.fork_in_sandbox = !!(pol.promises & PROMISE_BIT(PROMISE_PROC));
+	c.opt.fork_in_sandbox = !!(pol->promises & PROMISE_BIT(PROMISE_PROC));
 	/* Ring 0 changes nothing the launcher checks: every call still
 	 * reaches it and meets the policy.  --supervisor is --allow supervisor. */
 	if (c.opt.supervisor)
-		pol.promises |= PROMISE_BIT(PROMISE_SUPERVISOR);
-	c.opt.supervisor = !!(pol.promises & PROMISE_BIT(PROMISE_SUPERVISOR));
-	struct view v = { &img, c.bind, c.nbind, c.tmpfs, c.ntmpfs, m.workdir };
-	return launch(&c, &v, &pol, args, environment(&c, m.env));
+		pol->promises |= PROMISE_BIT(PROMISE_SUPERVISOR);
+	c.opt.supervisor = !!(pol->promises & PROMISE_BIT(PROMISE_SUPERVISOR));
+	int cached = ri.ce.tree >= 0;
+	struct view v = { cached ? NULL : &ri.img, c.bind, c.nbind, c.tmpfs, c.ntmpfs, m->workdir,
+			  cached ? ri.ce.path : NULL, ri.ce.tree };
+	return launch(&c, &v, pol, args, environment(&c, m->env));
 }

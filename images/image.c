@@ -695,21 +695,17 @@ static int parse(struct image *img, uint64_t size, uint32_t version,
 	return check_tree(e, n, err, errlen);
 }
 
-int image_read(const uint8_t *file, size_t len,
-	       const struct image_limits *lim, struct image *out,
-	       char *err, size_t errlen)
+int image_header(const uint8_t *file, uint64_t len, const struct image_limits *lim,
+		 uint64_t *payload_size, char *err, size_t errlen)
 {
 	uint64_t csize, usize;
-	unsigned long long fcs;
-	uint8_t digest[32];
 	size_t i;
 
-	memset(out, 0, sizeof *out);
 	if (!lim)
 		lim = &image_default_limits;
 	if (len < IMAGE_HDR_SIZE)
-		return fail(err, errlen, "truncated header: %zu bytes, need %d",
-			    len, IMAGE_HDR_SIZE);
+		return fail(err, errlen, "truncated header: %llu bytes, need %d",
+			    (unsigned long long)len, IMAGE_HDR_SIZE);
 	if (memcmp(file, magic, 8) != 0)
 		return fail(err, errlen, "bad magic: not a dunerun image");
 	if (get32(file + 8) < 1 || get32(file + 8) > IMAGE_VERSION)
@@ -723,14 +719,32 @@ int image_read(const uint8_t *file, size_t len,
 	csize = get64(file + 16);
 	usize = get64(file + 24);
 	if (csize != len - IMAGE_HDR_SIZE)
-		return fail(err, errlen, "header says %llu compressed bytes, the file has %zu after the header",
-			    (unsigned long long)csize, len - IMAGE_HDR_SIZE);
+		return fail(err, errlen, "header says %llu compressed bytes, the file has %llu after the header",
+			    (unsigned long long)csize, (unsigned long long)(len - IMAGE_HDR_SIZE));
 	if (usize > lim->max_payload)
 		return fail(err, errlen, "payload of %llu bytes is over the limit of %llu",
 			    (unsigned long long)usize, (unsigned long long)lim->max_payload);
 	if (usize > SIZE_MAX - 1)
 		return fail(err, errlen, "payload of %llu bytes does not fit in memory",
 			    (unsigned long long)usize);
+	*payload_size = usize;
+	return 0;
+}
+
+int image_read(const uint8_t *file, size_t len,
+	       const struct image_limits *lim, struct image *out,
+	       char *err, size_t errlen)
+{
+	uint64_t csize, usize;
+	unsigned long long fcs;
+	uint8_t digest[32];
+
+	memset(out, 0, sizeof *out);
+	if (!lim)
+		lim = &image_default_limits;
+	if (image_header(file, len, lim, &usize, err, errlen) < 0)
+		return -1;
+	csize = len - IMAGE_HDR_SIZE;
 
 	/* The frame header must promise what the format requires before a
 	 * byte is decompressed: zstd's magic, a checksum, the same size. */

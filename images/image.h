@@ -118,6 +118,17 @@ int image_read(const uint8_t *file, size_t len,
 	       const struct image_limits *lim, struct image *out,
 	       char *err, size_t errlen);
 
+/*
+ * Checks the header at file[0..IMAGE_HDR_SIZE) of an image file of len
+ * bytes, as image_read does first: magic, version, flags, reserved bytes,
+ * the compressed size against len, the payload size against lim (NULL:
+ * the defaults), which it stores in *payload_size.  The digest (bytes
+ * 32..63) names the payload but is checked only by image_read: a caller
+ * that trusts it without reading the payload (the run cache) must say so.
+ */
+int image_header(const uint8_t *file, uint64_t len, const struct image_limits *lim,
+		 uint64_t *payload_size, char *err, size_t errlen);
+
 /* Frees what image_read allocated; leaves *img empty.  NULL-safe. */
 void image_release(struct image *img);
 

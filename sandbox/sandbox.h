@@ -3,9 +3,10 @@
  *
  * view_enter() gives the launcher, and so the program, a private mount
  * namespace holding only the program's view: an image's files on a
- * read-only tmpfs, plus the binds and tmpfs mounts asked for.  The host's
- * tree is not in that namespace at all, and the tmpfs dies with it, so
- * nothing is left behind however the run ends.
+ * read-only tmpfs (or its tree in the run cache, bound read-only), plus
+ * the binds and tmpfs mounts asked for.  The host's tree is not in that
+ * namespace at all, and the tmpfs dies with it, so nothing is left
+ * behind however the run ends.
  *
  * harden_launcher() is the defence in depth applied after setup and
  * before the first guest instruction: no network namespace of the host's
@@ -43,6 +44,14 @@ struct view {
 	const struct tmpfs_mount *tmpfs;
 	int ntmpfs;
 	const char *workdir;    /* created in the image if missing, or NULL */
+	/* Or, instead of img, an extracted tree (the run cache's: cache.h)
+	 * shown read-only as the root: its path, opened again inside the
+	 * new namespace, and a descriptor of it that the path must still
+	 * name, which view_enter closes (a directory of the host's held
+	 * open would be a way out of the view).  Every mount point must
+	 * already exist in the tree. */
+	const char *tree;
+	int tree_fd;
 };
 
 /*
@@ -55,6 +64,13 @@ struct view {
  * in the new namespaces, so the caller should only report and exit.
  */
 int view_enter(const struct view *v, int *procfd, char err[SANDBOX_ERRLEN]);
+
+/*
+ * Writes img's tree under the directory root (a descriptor), as the view
+ * does on its tmpfs: never through a symlink, each path created new.
+ * The run cache uses it.  Returns 0, or -1 with err set.
+ */
+int view_extract(int root, const struct image *img, char err[SANDBOX_ERRLEN]);
 
 /*
  * Confines the launcher for the rest of its life: a new empty network

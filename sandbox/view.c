@@ -1,12 +1,14 @@
 /*
  * The program's file view: a private mount namespace whose root is a
- * tmpfs holding the image's files, made read-only, with the binds and
- * tmpfs mounts asked for and a minimal /dev.  The host's tree is detached
- * from the namespace after pivot_root, so no path the program names, and
- * no path the launcher could be tricked into naming, reaches it.
+ * tmpfs holding the image's files (or the image's tree in the run cache,
+ * bound), made read-only, with the binds and tmpfs mounts asked for and
+ * a minimal /dev.  The host's tree is detached from the namespace after
+ * pivot_root, so no path the program names, and no path the launcher
+ * could be tricked into naming, reaches it.
  *
  * The tmpfs belongs to the namespace alone: when the launcher ends, in
- * whatever way, the kernel frees it.  Nothing is written to the host.
+ * whatever way, the kernel frees it.  Nothing is written to the host
+ * here (the cache writes its entries before, cache/cache.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +172,8 @@ static int create_entry(int root, const struct image_entry *e)
 
 	switch (e->type) {
 	case IMG_DIR:
-		return mkdirat(root, e->path, e->mode);
+		/* Writable until view_extract is done with it. */
+		return mkdirat(root, e->path, e->mode | 0700);
 	case IMG_SYMLINK:
 		return symlinkat(e->target, root, e->path);
 	case IMG_HARDLINK:
@@ -215,6 +218,23 @@ static int extract(int root, const struct image *img, char *err)
 				    strerror(errno));
 		}
 	umask(old);
+	return 0;
+}
+
+int view_extract(int root, const struct image *img, char err[SANDBOX_ERRLEN])
+{
+	size_t i = img->nentries;
+
+	if (extract(root, img, err) < 0)
+		return -1;
+	/* Children first: a directory without search permission would hide
+	 * its own from fchmodat (ours, outside a user namespace). */
+	while (i-- > 0) {
+		const struct image_entry *e = &img->entry[i];
+		if (e->type == IMG_DIR && (e->mode & 0700) != 0700 &&
+		    fchmodat(root, e->path, e->mode, 0) < 0)
+			return fail(err, "cannot extract /%s: %s", e->path, strerror(errno));
+	}
 	return 0;
 }
 
@@ -306,16 +326,42 @@ static int pivot(char *err)
 	return 0;
 }
 
+/*
+ * An extracted tree (the run cache's) bound read-only at STAGE.  It is
+ * opened again by path in this namespace, where open_tree can clone it,
+ * and must be the very directory the caller checked (v->tree_fd).
+ */
+static int tree_root(const struct view *v, char *err)
+{
+	struct stat a, b;
+	int src = open(v->tree, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), stage, r = -1;
+
+	if (src < 0 || fstat(src, &a) < 0 || fstat(v->tree_fd, &b) < 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		if (src >= 0)
+			close(src);
+		return fail(err, "%s: not the cached tree that was checked", v->tree);
+	}
+	stage = open(STAGE, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (stage >= 0) {
+		r = bind_at(src, stage, 0);
+		close(stage);
+	}
+	close(src);
+	return r < 0 ? fail(err, "cannot bind the cached tree %s: %s", v->tree, strerror(errno)) : 0;
+}
+
 static int image_root(const struct view *v, const int *src, char *err)
 {
 	int root, r;
 
-	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-		return fail(err, "cannot mount the image's tmpfs: %s", strerror(errno));
+	if (v->tree ? tree_root(v, err) < 0 :
+	    mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return v->tree ? -1 : fail(err, "cannot mount the image's tmpfs: %s", strerror(errno));
 	root = open(STAGE, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return fail(err, "%s: %s", STAGE, strerror(errno));
-	r = extract(root, v->img, err);
+	r = v->tree ? 0 : view_extract(root, v->img, err);
 	if (r == 0)
 		r = make_dev(root, err);
 	if (r == 0 && v->workdir && (r = make_mountpoint(root, v->workdir, 0, err)) >= 0)
@@ -359,7 +405,7 @@ int view_enter(const struct view *v, int *procfd, char err[SANDBOX_ERRLEN])
 	*procfd = -1;
 	if (v->nbind > (int)(sizeof src / sizeof src[0]))
 		return fail(err, "too many --bind options (at most %zu)", sizeof src / sizeof src[0]);
-	if (v->img || v->nbind || v->ntmpfs) {
+	if (v->img || v->tree || v->nbind || v->ntmpfs) {
 		if (new_mount_namespace(err) < 0)
 			return -1;
 		/* Nothing we mount may propagate back to the host's namespace. */
@@ -379,12 +425,14 @@ int view_enter(const struct view *v, int *procfd, char err[SANDBOX_ERRLEN])
 		fail(err, "/proc: %s (dunerun needs procfs)", strerror(errno));
 		goto out;
 	}
-	if (!v->img && v->nbind == 0 && v->ntmpfs == 0) {
+	if (!v->img && !v->tree && v->nbind == 0 && v->ntmpfs == 0) {
 		r = 0;          /* exec with nothing to mount: the host's tree as it is */
 		goto out;
 	}
-	r = v->img ? image_root(v, src, err) : host_root(v, src, err);
+	r = v->img || v->tree ? image_root(v, src, err) : host_root(v, src, err);
 out:
+	if (v->tree)
+		close(v->tree_fd);
 	while (--i >= 0)
 		close(src[i]);
 	return r;

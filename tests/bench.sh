@@ -163,6 +163,37 @@ also "startup $B/dunerun $D/hello.dz" "startup $BWRAP --ro-bind $D/hello /bin/he
 per_backend "startup @DR@ $D/hello"
 row "startup of hello" us "startup $D/hello" "${V[@]}" "${extra[@]}"
 na_rows "startup of hello" us
+# A big image from the run cache (cache/cache.h): a Debian system's
+# Python library and docs (~11,000 files, ~200 MiB, symlinks dropped)
+# and busybox.  Its first run (the cache emptied before each) makes the
+# entry; later runs check it (an lstat per file) and bind it.  The last
+# row puts the cached run beside the hello image, alternating.
+if [ "$HAVE_RUN" = 1 ]; then
+	if [ ! -f "$D/big.dz" ]; then
+		rm -rf "$D/ctx-big" && mkdir -p "$D/ctx-big/bin"
+		cp "$B/progs/busybox" "$D/ctx-big/bin/"
+		cp -a /usr/lib/python3.11 "$D/ctx-big/py"
+		cp -a /usr/lib/python3 "$D/ctx-big/py3"
+		cp -a /usr/share/doc "$D/ctx-big/doc"
+		find "$D/ctx-big" -type l -delete
+		printf '%s\n' 'COPY bin /bin' 'COPY py /usr/lib/python3.11' 'COPY py3 /usr/lib/python3' \
+			'COPY doc /usr/share/doc' 'ENTRYPOINT ["/bin/busybox", "true"]' 'ALLOW stdio rpath' \
+			> "$D/ctx-big/Dunefile"
+		"$B/dunerun" build -o "$D/big.dz" "$D/ctx-big" > /dev/null
+	fi
+	BC=$D/run-cache
+	first_run() { "$B/dunerun" prune --cache "$BC" > /dev/null; wall_ms "$B/dunerun" --cache "$BC" "$D/big.dz"; }
+	BIG="$(find "$D/ctx-big" | wc -l) files, $(( $(du -sb "$D/ctx-big" | cut -f1) >> 20 )) MiB"
+	row "big image ($BIG), first run" ms "wall_ms $B/progs/busybox true" -- image first_run
+	row "big image, cached run" us "startup $B/progs/busybox true" \
+		-- image "startup $B/dunerun --cache $BC $D/big.dz"
+	row "big image, --no-cache (a tmpfs)" ms "wall_ms $B/progs/busybox true" \
+		-- image "wall_ms $B/dunerun --no-cache $D/big.dz"
+	row "big image cached, against hello image" us "startup $B/dunerun $D/hello.dz" \
+		-- image "startup $B/dunerun --cache $BC $D/big.dz"
+fi
+# BENCH_ONLY=startup: the start-up rows alone.
+[ "${BENCH_ONLY:-}" != startup ] || exit 0
 # The supervisor's own speed: a dec/jnz loop in ring 0 (ring 3 natively).
 per_backend "supervisor_loop @DR@"
 row "supervisor-mode loop, 1 iteration" ns "$D/micro loop 100000000" "${V[@]}"

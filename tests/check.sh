@@ -1,18 +1,22 @@
 #!/bin/bash
 # check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
-# layer, image format, policy and Dunefile, JSON, tar and layers), the fuzz
-# corpora as regression inputs, the launcher's command-line and
-# image-building checks, hostile programs inside images, images built FROM
-# root filesystems, the native-vs-dunerun comparison suite, and busybox's
-# own testsuite natively and under dunerun, libdune's API and the
-# dirty-bit collector and supervisor mode (the parts that run VMs, once
-# per supervisor backend), then prints one total line:
+# check.sh BUILD_DIR: the whole suite.  Runs the unit tests (loader, syscall
+# layer, image format, policy and Dunefile, JSON, tar and layers, the run
+# cache), the fuzz corpora as regression inputs, the launcher's
+# command-line and image-building checks, the run cache, hostile programs
+# inside images, images built FROM root filesystems, the native-vs-dunerun
+# comparison suite, real builds and CPython's tests, and busybox's own
+# testsuite natively and under dunerun, libdune's API and the dirty-bit
+# collector and supervisor mode (the parts that run VMs, once per
+# supervisor backend), then prints one total line:
 # "N passed, N failed".
 set -u
 B=${1:-build}
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 pass=0 fail=0 skip=0
+# Images the suite runs are cached in the build tree, not in ~/.cache.
+export DUNERUN_CACHE=${DUNERUN_CACHE:-$(pwd)/$B/run-cache}
 
 # Adds the counts from a runner's "N passed, N failed[, N skipped]" line.
 tally() {
@@ -38,7 +42,8 @@ run_part() {        # name command...
 }
 
 make -s "$B/unit/test_loader" "$B/unit/test_sys" "$B/unit/test_image" "$B/unit/test_policy" \
-	"$B/unit/test_harden" "$B/unit/test_patch" "$B/unit/test_json" "$B/unit/test_rootfs" ||
+	"$B/unit/test_harden" "$B/unit/test_patch" "$B/unit/test_json" "$B/unit/test_rootfs" \
+	"$B/unit/test_cache" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 # Dynamic programs of the host's: their interpreter must be found.
 run_part unit-loader "$B/unit/test_loader" "$B/progs/busybox" "$B/progs/lua" \
@@ -53,11 +58,12 @@ run_part unit-harden "$B/unit/test_harden"
 run_part unit-json "$B/unit/test_json"
 # The tar reader against Python's tarfile; symlink targets in a chroot.
 run_part unit-rootfs "$B/unit/test_rootfs" "$B/progs/busybox"
+run_part unit-cache "$B/unit/test_cache"
 run_part fuzz-corpus tests/fuzz/run.sh "$B"
 # Everything that runs a VM, once under each supervisor backend the host
 # runs (docs/platform.md): the portable one wherever /dev/kvm works, PVM's
 # native one on PVM hosts.
-VM_PARTS="cli images hostile-images rootfs programs busybox-suite dune dirtygc supervisor"
+VM_PARTS="cli images cache hostile-images rootfs programs busybox-suite dune dirtygc supervisor"
 script_of() { [ "$1" = programs ] && echo tests/run.sh || echo "tests/$1.sh"; }
 # QEMU's emulated machine with SVM (tests/qemu-svm.sh) runs what this
 # host cannot: the portable backend on hardware-style virtualization.  A
@@ -104,10 +110,10 @@ if [ -z "$VM_BACKENDS" ]; then
 	echo "== the VM parts, in QEMU's emulated SVM machine (tests/qemu-svm.sh)"
 	export DUNERUN_BACKEND=portable
 	in_qemu programs dune dirtygc &
-	in_qemu cli images hostile-images rootfs supervisor &
+	in_qemu cli images cache hostile-images rootfs supervisor &
 	wait
 	unset DUNERUN_BACKEND
-	qemu_tally programs dune dirtygc cli images hostile-images rootfs supervisor
+	qemu_tally programs dune dirtygc cli images cache hostile-images rootfs supervisor
 	echo "SKIP busybox-suite: hours under QEMU's emulation; it runs where /dev/kvm works"
 	echo "SKIP realprogs: a real build and CPython's tests, too long under QEMU's emulation"
 	skip=$((skip + 2))
