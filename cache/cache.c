@@ -272,6 +272,9 @@ static int open_dir(const char *path, int create, char *err)
 	return fd;
 }
 
+/* Looks at an entry another run also locks this many times (cache_open). */
+#define MAKE_TRIES 8
+
 /*
  * flock(fd, how), except that a blocking request gives up after
  * LOCK_WAIT_MS with EWOULDBLOCK: a run that is stopped or stuck while it
@@ -507,24 +510,35 @@ int cache_open(const char *dir, const uint8_t hdr[IMAGE_HDR_SIZE],
 	hex(hdr + 32, e->name);
 	if ((e->dir = open_dir(dir, 1, err)) < 0 || set_path(e, dir, err) < 0)
 		goto fail;
-	/* Shared: waits for a run making the entry, not for runs using it. */
-	if ((e->lock = lock_entry(e->dir, e->name, LOCK_SH)) < 0) {
-		if (errno == EWOULDBLOCK)
-			fail(err, "cache entry %.12s: another run has been making it for %d s",
-			     e->name, LOCK_WAIT_MS / 1000);
-		else
-			fail(err, "cache %s: cannot lock %s.lock: %s", dir, e->name, strerror(errno));
-		goto fail;
-	}
-	if (use_entry(e, why))
-		return hit(e);
-	close(e->lock);
-	e->lock = lock_entry(e->dir, e->name, LOCK_EX | LOCK_NB);
-	if (e->lock < 0) {
-		fail(err, errno == EWOULDBLOCK ? "cache entry %.12s is in use by another run and %s" :
-		     "cache entry %.12s: cannot lock it: %s", e->name,
-		     errno == EWOULDBLOCK ? why : strerror(errno));
-		goto fail;
+	/* Shared: waits for a run making the entry, not for runs using it.
+	 * Making one needs the lock alone; when another run holds it too
+	 * (a first run at the same moment, which will make it: our shared
+	 * lock then waits for that; or a run using an entry we found
+	 * wrong), we look again, a few times. */
+	for (int tries = 0;; tries++) {
+		if ((e->lock = lock_entry(e->dir, e->name, LOCK_SH)) < 0) {
+			if (errno == EWOULDBLOCK)
+				fail(err, "cache entry %.12s: another run has been making it for %d s",
+				     e->name, LOCK_WAIT_MS / 1000);
+			else
+				fail(err, "cache %s: cannot lock %s.lock: %s", dir, e->name,
+				     strerror(errno));
+			goto fail;
+		}
+		if (use_entry(e, why))
+			return hit(e);
+		close(e->lock);
+		e->lock = lock_entry(e->dir, e->name, LOCK_EX | LOCK_NB);
+		if (e->lock >= 0)
+			break;
+		if (errno != EWOULDBLOCK || tries == MAKE_TRIES) {
+			fail(err, errno == EWOULDBLOCK ? "cache entry %.12s is in use by another run and %s" :
+			     "cache entry %.12s: cannot lock it: %s", e->name,
+			     errno == EWOULDBLOCK ? why : strerror(errno));
+			goto fail;
+		}
+		struct timespec nap = { 0, (tries + 1) * 10000000L };
+		nanosleep(&nap, NULL);
 	}
 	/* Another run may have made it between our two locks. */
 	if (use_entry(e, why)) {
