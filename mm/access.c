@@ -114,14 +114,25 @@ static enum mm_fault map_new(struct mm *mm, const struct vma *v, uint64_t addr)
 }
 
 /* The entry is right in memory but the program still faulted on it: the
- * hypervisor holds a stale copy.  Rewrite the whole path from the guest. */
+ * hypervisor holds a stale copy.  Rewrite the whole path from the guest;
+ * if the same page faults again, drop the hypervisor's whole shadow (the
+ * monitor re-adds the memory slot after this exit); only a third fault
+ * in a row is the program's own.  The same page can be stale again long
+ * after a first rewrite (after a fork, say), so one retry was not
+ * enough: a SIGSEGV for nothing. */
 static enum mm_fault resync(struct mm *mm, uint64_t addr)
 {
 	uint64_t page = addr & ~(PAGE_SIZE - 1);
 
-	if (mm->last_resync == page)
-		return MM_FAULT_SEGV;   /* rewriting did not help: never loop */
+	if (mm->last_resync == page) {
+		if (mm->resync_whole)
+			return MM_FAULT_SEGV;   /* nothing helped: never loop */
+		mm->resync_whole = 1;
+		mm->full_resync = 1;
+		return MM_FAULT_FIXED;
+	}
 	mm->last_resync = page;
+	mm->resync_whole = 0;
 	for (int level = 4; level >= 1; level--) {
 		uint64_t *e = pt_entry(mm, addr, level, 0, 0);
 		if (!e)
@@ -149,6 +160,7 @@ static enum mm_fault fault_in(struct mm *mm, uint64_t addr, uint32_t err,
 	if (e)
 		return MM_FAULT_SEGV;   /* a PROT_NONE page the VMA disagrees with */
 	mm->last_resync = 0;
+	mm->resync_whole = 0;
 	return map_new(mm, v, addr);
 }
 

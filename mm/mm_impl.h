@@ -86,6 +86,7 @@ struct mm {
 	struct { uint64_t gpa; int huge; } *pending;
 	int npending, pending_cap;
 	uint64_t last_resync;   /* address of the last re-synced fault */
+	int resync_whole;       /* and the whole shadow was dropped for it */
 	struct patch_table *patch;      /* patched syscall sites (patch.c) */
 };
 
