@@ -93,7 +93,7 @@ int proc_init(struct proc *p, struct mm *mm, const char *exe)
 		snprintf(p->comm, sizeof p->comm, "%s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
 	p->cwd = -1;
 	p->procfd = -1;
-	p->maps_fd = -1;
+	p->snapshot_fd = -1;
 	p->audit_fd = -1;
 	p->trace_fd = 2;
 	for (i = 0; i < PROC_MAX_FDS; i++)
@@ -152,9 +152,9 @@ void proc_release(struct proc *p)
 	if (p->cwd >= 0)
 		close(p->cwd);
 	p->cwd = -1;
-	if (p->maps_fd >= 0)
-		close(p->maps_fd);
-	p->maps_fd = -1;
+	if (p->snapshot_fd >= 0)
+		close(p->snapshot_fd);
+	p->snapshot_fd = -1;
 }
 
 long sys_close(struct proc *p, const uint64_t *a)

@@ -1,8 +1,9 @@
 /*
  * The parts of the program's /proc/self that the launcher's own would
  * get wrong: its mappings (maps), its signal state (the Sig lines of
- * status) and the list of its descriptors (the fd directory).  /proc/self/exe, cwd and fd/N are rewritten to host paths
- * in syscall.c; everything else under /proc/self is the launcher's.
+ * status) and the list of its descriptors (the fd directory).  exe, cwd
+ * and fd/N are rewritten to host paths in syscall.c; everything else
+ * under /proc/self is the launcher's.
  */
 #define _GNU_SOURCE 1
 #include <dirent.h>
@@ -24,9 +25,9 @@ static int snapshot(struct proc *p, int fd, struct hpath *hp)
 		close(fd);
 		return -EIO;
 	}
-	if (p->maps_fd >= 0)
-		close(p->maps_fd);
-	p->maps_fd = fd;
+	if (p->snapshot_fd >= 0)
+		close(p->snapshot_fd);
+	p->snapshot_fd = fd;
 	return proc_fd_path(p, fd, "", hp->path, &hp->dir) < 0 ? -ENAMETOOLONG : 0;
 }
 

@@ -147,7 +147,7 @@ struct proc {
 	 * (the image's view has no /proc), or -1: the host's /proc.  Not
 	 * owned: proc_release leaves it open. */
 	int procfd;
-	int maps_fd;            /* the last /proc/self/maps snapshot, or -1 */
+	int snapshot_fd;        /* the last /proc/self/maps or status snapshot, or -1 */
 	int trace;              /* print every syscall on trace_fd */
 	int trace_fd;
 	int patched_call;       /* the call being served came from a patched
