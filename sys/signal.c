@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 #include "internal.h"
 
@@ -279,16 +281,18 @@ void sig_setmask(struct proc *p, uint64_t mask)
 
 void sig_init(struct proc *p)
 {
-	struct sigaction sa;
+	struct { uint64_t handler, flags, restorer, mask; } ka;
 	sigset_t set;
 	int sig;
 
-	/* Like execve: the blocked mask is kept, and so are ignored signals. */
+	/* Like execve: the blocked mask is kept, and so are ignored signals.
+	 * The kernel's own call: libc's sigaction refuses the signals it
+	 * keeps for itself (32-34), which a parent may still have ignored. */
 	if (sigprocmask(SIG_BLOCK, NULL, &set) == 0)
 		memcpy(&p->sigmask, &set, sizeof p->sigmask);
 	p->sigmask &= ~UNBLOCKABLE;
 	for (sig = 1; sig <= NSIG_KERNEL; sig++)
-		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		if (syscall(SYS_rt_sigaction, sig, NULL, &ka, 8) == 0 && ka.handler == K_SIG_IGN)
 			p->sigact[sig - 1].handler = K_SIG_IGN;
 	p->altstack.flags = SS_DISABLE;
 	/* The launcher writes for the program: a broken pipe must give EPIPE,
