@@ -192,6 +192,17 @@ if [ "$HAVE_RUN" = 1 ]; then
 	row "big image cached, against hello image" us "startup $B/dunerun $D/hello.dz" \
 		-- image "startup $B/dunerun --cache $BC $D/big.dz"
 fi
+# A Debian root filesystem as an image (images/examples/debian-python,
+# FROM the mmdebstrap tree of scripts/debian-rootfs.sh): python3 -c pass
+# in it, first run and cached, against the host's python3 natively.
+if [ "$HAVE_RUN" = 1 ] && make -s "$B/examples/debian-python.dz" > /dev/null 2>&1; then
+	DC=$D/debian-cache
+	deb_first() { "$B/dunerun" prune --cache "$DC" > /dev/null; wall_ms "$B/dunerun" --cache "$DC" "$B/examples/debian-python.dz" -I -S -B -c pass; }
+	row "Debian rootfs image: python3 -c pass, first run" ms "wall_ms /usr/bin/python3 -I -S -c pass" \
+		-- image deb_first
+	row "Debian rootfs image: python3 -c pass, cached" ms "wall_ms /usr/bin/python3 -I -S -c pass" \
+		-- image "wall_ms $B/dunerun --cache $DC $B/examples/debian-python.dz -I -S -B -c pass"
+fi
 # BENCH_ONLY=startup: the start-up rows alone.
 [ "${BENCH_ONLY:-}" != startup ] || exit 0
 # The supervisor's own speed: a dec/jnz loop in ring 0 (ring 3 natively).

@@ -104,7 +104,10 @@ exec 9>&-                       # the setup lock: not held while CMD runs
 # The job: CMD in DIR with this environment's PATH and the test settings.
 job=$Q/job.$$
 {
-	echo "export PATH='$PATH' HOME=/root LANG=C.UTF-8 TERM=dumb DUNERUN_TEST_MACHINE=qemu-svm"
+	# The run cache in the machine's own tmpfs: HOME is the host's /root
+	# over 9p, whose cached attributes fail the cache's check (every run
+	# then said so and ran from memory), and whose cache is the host's.
+	echo "export PATH='$PATH' HOME=/root LANG=C.UTF-8 TERM=dumb DUNERUN_TEST_MACHINE=qemu-svm DUNERUN_CACHE=/tmp/dunerun-cache"
 	for v in DUNERUN_BACKEND BENCH_REPEATS CI RUN_PATTERN; do
 		[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
 	done

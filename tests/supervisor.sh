@@ -34,21 +34,25 @@ api ring3 "$DR" exec "$T/ring0" ring3
 # Appel and Li's primitives in ring 0 (the bench's program): each round
 # checks its fault count, and neither a protection fault nor a user
 # context's syscall leaves the guest, so two more rounds (1,000 more
-# faults, 2,000 more syscalls) add almost no exits.
+# faults, 2,000 more syscalls) add almost no exits for faults or
+# exceptions.  (The supervisor program's own calls, its output and its
+# clock, may exit or not as the polling thread catches them: not what
+# is checked.)
 musl-gcc -static -O2 -Iinclude tests/bench/appel.c "$B/libdune.a" -o "$T/appel" ||
 	{ echo "0 passed, 1 failed"; exit 1; }
 # exits_after ARGS...: runs `dunerun exec --supervisor --stats ARGS`;
-# prints its VM exits if it ended with status 0 (its stdout in $T/out).
+# prints its exits for page faults and other exceptions if it ended with
+# status 0 (its stdout in $T/out).
 exits_after() {
 	timeout -k 5 300 "$DR" exec --supervisor --stats "$@" > "$T/out" 2> "$T/err" &&
-		sed -n 's/^dunerun: \([0-9]*\) exits;.*/\1/p' "$T/err"
+		awk '/^dunerun: exits: [0-9]+ page faults, [0-9]+ other exceptions/ { print $3 + $6 }' "$T/err"
 }
 appel_rows() { [ "$(grep -Ec '^(trap|prot1|protN|appel1|appel2|syscall) [0-9]+ [0-9]+$' "$T/out")" = 6 ]; }
 e2=$(exits_after "$T/appel" -n 2 -r 1 ring0 && appel_rows)
 verdict $([ -n "$e2" ] && echo 1 || echo 0) appel-ring0-checks "6 rows of figures and status 0 wanted:"
 e4=$(exits_after "$T/appel" -n 4 -r 1 ring0 && appel_rows)
 verdict $([ -n "$e2" ] && [ -n "$e4" ] && [ $((e4 - e2)) -lt 100 ] && echo 1 || echo 0) appel-ring0-faults-without-exits \
-	"2 rounds: ${e2:-?} exits, 4 rounds: ${e4:-?} exits (1,000 faults more):"
+	"2 rounds: ${e2:-?} fault exits, 4 rounds: ${e4:-?} (1,000 faults more):"
 
 # Other vectors too: 1,000 more #UDs, each skipped by the handler, add
 # almost no exits.
